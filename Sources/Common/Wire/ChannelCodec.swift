@@ -1,0 +1,68 @@
+import NIOCore
+
+/// A message to send: the codec encrypts and divides it.
+public struct OutboundMessage: Sendable {
+    public var counter: UInt32
+    public var command: String
+    public var payload: [UInt8]
+
+    public init(counter: UInt32, command: String, payload: [UInt8]) {
+        self.counter = counter
+        self.command = command
+        self.payload = payload
+    }
+
+    public init(counter: UInt32, command: String, text: String) {
+        self.init(counter: counter, command: command, payload: Array(text.utf8))
+    }
+}
+
+/// `ByteToMessageDecoder` for cluster links: frames → reassembled, decrypted `WireMessage`s.
+/// A header over the size limit throws before its payload is buffered, so the channel closes early.
+public struct ClusterFrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = WireMessage
+
+    private var decoder: MessageDecoder
+    private let maxPayload: Int
+
+    public init(fernet: Fernet?, maxPayload: Int = WireLimits.maxMessageSize) {
+        self.decoder = MessageDecoder(fernet: fernet)
+        self.maxPayload = maxPayload
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let maxPayload = self.maxPayload
+        let header = try buffer.withUnsafeReadableBytes { bytes throws(WireError) in
+            try FrameParser.parseHeader(bytes, maxPayload: maxPayload)
+        }
+        guard let header else { return .needMoreData }
+        let total = WireLimits.headerSize + Int(header.length)
+        guard buffer.readableBytes >= total else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: WireLimits.headerSize)
+        let payload = buffer.readBytes(length: Int(header.length))!
+        if let message = try decoder.accept(Frame(header: header, payload: payload)) {
+            context.fireChannelRead(wrapInboundOut(message))
+        }
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}
+
+/// `MessageToByteEncoder` for cluster links: `OutboundMessage` → encrypted, divided frames.
+public struct ClusterFrameEncoder: MessageToByteEncoder {
+    public typealias OutboundIn = OutboundMessage
+    private let encoder: MessageEncoder
+
+    public init(fernet: Fernet?, requestChunk: Int = WireLimits.requestChunk) {
+        self.encoder = MessageEncoder(fernet: fernet, requestChunk: requestChunk)
+    }
+
+    public func encode(data: OutboundMessage, out: inout ByteBuffer) throws {
+        let bytes = try encoder.encode(counter: data.counter, command: data.command, payload: data.payload)
+        out.writeBytes(bytes)
+    }
+}

@@ -1,0 +1,127 @@
+/// The Wazuh exception JSON carried by `err` payloads (PROTOCOL.md §1.6), and plain-text `err` payloads.
+public struct WazuhException: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case clusterError = "WazuhClusterError"
+        case internalError = "WazuhInternalError"
+        case error = "WazuhError"
+        case permissionError = "WazuhPermissionError"
+        case resourceNotFound = "WazuhResourceNotFound"
+
+        var title: String {
+            switch self {
+            case .clusterError: return "Wazuh Cluster Error"
+            case .internalError: return "Wazuh Internal Error"
+            case .error: return "Bad Request"
+            case .permissionError: return "Permission Denied"
+            case .resourceNotFound: return "Resource Not Found"
+            }
+        }
+    }
+
+    public var kind: Kind
+    public var code: Int
+    public var extraMessage: String?
+    /// Set when the peer sent plain text instead of JSON (Python maps this to 3000 with the text).
+    public var className: String
+
+    public init(_ kind: Kind, code: Int, extraMessage: String? = nil) {
+        self.kind = kind
+        self.code = code
+        self.extraMessage = extraMessage
+        self.className = kind.rawValue
+    }
+
+    public static func cluster(_ code: Int, _ extra: String? = nil) -> WazuhException {
+        WazuhException(.clusterError, code: code, extraMessage: extra)
+    }
+
+    public static func `internal`(_ code: Int, _ extra: String? = nil) -> WazuhException {
+        WazuhException(.internalError, code: code, extraMessage: extra)
+    }
+
+    /// The text a Wazuh node derives: `Error <code> - <message>[: <extra_message>]`.
+    public var description: String {
+        var s = "Error \(code) - \(Self.message(for: code))"
+        if let extraMessage { s += ": \(extraMessage)" }
+        return s
+    }
+
+    /// The JSON object as Python's WazuhJSONEncoder writes it.
+    public var json: JSONValue {
+        var object: JSONObject = JSONObject([
+            ("type", "about:blank"),
+            ("title", .string(kind.title)),
+            ("code", .int(Int64(code))),
+            ("extra_message", extraMessage.map { .string($0) } ?? .null),
+            ("extra_remediation", .null),
+            ("cmd_error", false),
+            ("dapi_errors", .object(JSONObject())),
+        ])
+        if kind == .error { object["ids"] = .array([]) }
+        return ["__wazuh_exception__": .object(JSONObject([("__class__", .string(className)), ("__object__", .object(object))]))]
+    }
+
+    /// The `err` payload bytes.
+    public var payload: [UInt8] { Array(json.pythonText.utf8) }
+
+    /// Reads an `err` payload: the exception JSON, an `__unhandled_exc__` object, or plain text (3000).
+    public static func parse(payload: [UInt8]) -> WazuhException {
+        let text = String(decoding: payload, as: UTF8.self)
+        guard let json = try? JSONParser.parse(payload) else {
+            return .cluster(3000, text)
+        }
+        if let exc = json["__wazuh_exception__"], let obj = exc["__object__"] {
+            let cls = exc["__class__"]?.stringValue ?? "WazuhException"
+            var e = WazuhException(Kind(rawValue: cls) ?? .error, code: Int(obj["code"]?.intValue ?? 1000),
+                                   extraMessage: obj["extra_message"]?.stringValue)
+            e.className = cls
+            return e
+        }
+        if let unhandled = json["__unhandled_exc__"] {
+            let cls = unhandled["__class__"]?.stringValue ?? "Exception"
+            let args = unhandled["__args__"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? ""
+            return .internal(1000, "\(cls): \(args)")
+        }
+        return .cluster(3000, text)
+    }
+
+    /// Messages of the Wazuh error table for the codes the cluster uses.
+    public static func message(for code: Int) -> String {
+        switch code {
+        case 1000: return "Wazuh Internal Error"
+        case 1014: return "Error communicating with socket"
+        case 3000: return "Cluster"
+        case 3001: return "Error creating zip file"
+        case 3004: return "Error in cluster configuration"
+        case 3007: return "Client.keys file received in master node"
+        case 3012: return "Cluster is not running"
+        case 3015: return "Error walking directory"
+        case 3016: return "Received an error response"
+        case 3018: return "Error sending request"
+        case 3020: return "Timeout sending request"
+        case 3021: return "Timeout executing API request"
+        case 3022: return "Unknown node ID"
+        case 3023: return "Worker node is not connected to master"
+        case 3024: return "Length of command exceeds limit defined in wazuh.cluster.common.Handler.cmd_len"
+        case 3025: return "Could not decrypt message"
+        case 3026: return "Error sending request: Memory error. Request chunk size divided by 2"
+        case 3027: return "Unknown received task name"
+        case 3028: return "Worker node ID already exists"
+        case 3029: return "Connected worker with same name as the master"
+        case 3030: return "Worker does not belong to the same cluster"
+        case 3031: return "Worker and master versions are not the same"
+        case 3032: return "Could not forward DAPI request. Connection not found"
+        case 3034: return "Error sending file. File not found"
+        case 3035: return "String couldn't be found"
+        case 3036: return "JSON couldn't be loaded"
+        case 3037: return "Error while processing Agent-info chunks"
+        case 3039: return "Timeout while waiting to receive a file"
+        case 3040: return "Error while waiting to receive a file"
+        case 3050: return "Payload too large. Possible DoS attempt"
+        case 3051: return "Too many concurrent divided messages"
+        case 3053: return "Decompressed package exceeds the maximum allowed size"
+        case 3060: return "Invalid node name format"
+        default: return "Cluster error"
+        }
+    }
+}
