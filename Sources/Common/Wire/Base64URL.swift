@@ -1,3 +1,5 @@
+import Foundation
+
 /// Base64url with `=` padding (RFC 4648 §5), as Fernet tokens use. Table-driven over raw buffers because
 /// every node-to-node payload goes through it: a 200 MB transfer is 270 MB of base64.
 public enum Base64URL {
