@@ -99,9 +99,11 @@ public struct Fernet: Sendable {
     /// With a TTL, a token older than `ttl` or more than 60 s in the future is refused, as the spec says.
     public func decrypt<C: ContiguousBytes>(_ token: C, ttl: UInt64? = nil, now: UInt64? = nil) throws(TokenError) -> [UInt8] {
         guard let raw = Base64URL.decode(token) else { throw .invalidBase64 }
-        guard raw.count >= 1 + 8 + 16 + 32 + 16 else { throw .tooShort }
+        guard raw.count >= 1 + 8 + 16 + 32 else { throw .tooShort }
         guard raw[0] == 0x80 else { throw .badVersion }
         let macStart = raw.count - 32
+        let ctCount = macStart - 25
+        guard ctCount > 0, ctCount % 16 == 0 else { throw .badBlockSize }
         let valid = raw.withUnsafeBytes { all in
             HMAC<SHA256>.isValidAuthenticationCode(
                 UnsafeRawBufferPointer(rebasing: all[macStart...]),
@@ -116,8 +118,6 @@ public struct Fernet: Sendable {
             if ts > current + 60 { throw .futureTimestamp }
             if ts + ttl < current { throw .expired }
         }
-        let ctCount = macStart - 25
-        guard ctCount > 0, ctCount % 16 == 0 else { throw .badBlockSize }
         let plain: Data
         do {
             plain = try raw.withUnsafeBytes { all in
