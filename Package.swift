@@ -22,11 +22,12 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBlake2", path: "Sources/CBlake2", providers: [.apt(["libb2-dev"])]),
         .systemLibrary(name: "CArchive", path: "Sources/CArchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "Common",
             dependencies: [
-                "CBlake2", "CArchive", "CSQLite",
+                "CBlake2", "CArchive", "CSQLite", "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
