@@ -24,10 +24,15 @@ public struct ClusterFrameDecoder: ByteToMessageDecoder {
 
     private var decoder: MessageDecoder
     private let maxPayload: Int
+    private let payloadDeadline: TimeAmount?
+    private var deadlineTask: Scheduled<Void>?
 
-    public init(fernet: Fernet?, maxPayload: Int = WireLimits.maxMessageSize) {
+    /// `payloadDeadline`: once a header is read, the rest of its payload must arrive within this time or
+    /// the channel is closed (4.14.7 hardening against slow-drip connections holding buffers).
+    public init(fernet: Fernet?, maxPayload: Int = WireLimits.maxMessageSize, payloadDeadline: TimeAmount? = nil) {
         self.decoder = MessageDecoder(fernet: fernet)
         self.maxPayload = maxPayload
+        self.payloadDeadline = payloadDeadline
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -37,7 +42,19 @@ public struct ClusterFrameDecoder: ByteToMessageDecoder {
         }
         guard let header else { return .needMoreData }
         let total = WireLimits.headerSize + Int(header.length)
-        guard buffer.readableBytes >= total else { return .needMoreData }
+        guard buffer.readableBytes >= total else {
+            if let payloadDeadline, deadlineTask == nil {
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                deadlineTask = context.eventLoop.scheduleTask(in: payloadDeadline) {
+                    let seconds = Double(payloadDeadline.nanoseconds) / 1e9
+                    bound.value.fireErrorCaught(WireError.incompletePayloadDeadline(seconds: seconds))
+                    bound.value.close(promise: nil)
+                }
+            }
+            return .needMoreData
+        }
+        deadlineTask?.cancel()
+        deadlineTask = nil
         buffer.moveReaderIndex(forwardBy: WireLimits.headerSize)
         let payload = buffer.readBytes(length: Int(header.length))!
         if let message = try decoder.accept(Frame(header: header, payload: payload)) {

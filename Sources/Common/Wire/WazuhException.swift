@@ -90,6 +90,9 @@ public struct WazuhException: Error, Equatable, Sendable, CustomStringConvertibl
         switch code {
         case 1000: return "Wazuh Internal Error"
         case 1014: return "Error communicating with socket"
+        case 1724: return "Not a valid select field"
+        case 1728: return "Invalid node type"
+        case 1730: return "Node does not exist"
         case 3000: return "Cluster"
         case 3001: return "Error creating zip file"
         case 3004: return "Error in cluster configuration"

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Common
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+@main
+struct Clusterd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clusterd",
+        abstract: "Wazuh-compatible manager cluster daemon (master or worker).",
+        discussion: """
+        Reads the <cluster> block of <home>/etc/ossec.conf and runs this node as its master or one of its \
+        workers, wire-compatible with Wazuh 4.8.1 nodes. Logs go to <home>/logs/cluster.log (and stderr with -f). \
+        Internal intervals can be overridden with <home>/etc/cluster-internal.json or $CLUSTERD_INTERNAL_OPTIONS \
+        (cluster.json "intervals" shape). SIGTERM or SIGINT stops the node gracefully.
+        """)
+
+    @Flag(name: .short, help: "Run in the foreground (log to stderr too).")
+    var f = false
+
+    @Flag(name: .short, help: "Debug output; -dd for DEBUG2.")
+    var d: Int
+
+    @Flag(name: .short, help: "Test the configuration and exit (0 if valid).")
+    var t = false
+
+    @Flag(name: .customShort("V"), help: "Print the version and exit.")
+    var version = false
+
+    @Option(name: .long, help: "Node home directory.")
+    var home: String = ProcessInfo.processInfo.environment["CLUSTERD_HOME"] ?? "/var/ossec"
+
+    func run() async throws {
+        if version {
+            print("\nclusterd \(NodeContext.version) - wire-compatible with Wazuh \(NodeContext.version) cluster nodes\n")
+            return
+        }
+        let isDaemonChild = ProcessInfo.processInfo.environment["CLUSTERD_DAEMON_CHILD"] == "1"
+        let level = InternalOptions.debugLevel(home: home, cliCount: d)
+        let logLevel: LogLevel = level >= 2 ? .debug2 : level == 1 ? .debug : .info
+        try? FileManager.default.createDirectory(atPath: home + "/logs", withIntermediateDirectories: true)
+        let log: ClusterLog
+        do {
+            log = try ClusterLog(path: home + "/logs/cluster.log", level: logLevel, mirrorToStderr: f || t)
+        } catch {
+            FileHandle.standardError.write(Data("clusterd: cannot open \(home)/logs/cluster.log: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let config: ClusterConfig
+        let options: InternalOptions
+        do {
+            config = try ClusterConfigLoader.load(home: home)
+            options = try InternalOptions.load(home: home)
+        } catch {
+            log.error(tag: "Cluster", subtag: "Main", "\(error)")
+            if !f && !t { FileHandle.standardError.write(Data("clusterd: \(error)\n".utf8)) }
+            throw ExitCode(1)
+        }
+        if config.disabled {
+            if t { print("clusterd: cluster is disabled in \(home)/etc/ossec.conf") }
+            return
+        }
+        if t {
+            print("clusterd: configuration OK (\(config.nodeType.rawValue) '\(config.nodeName)' of cluster '\(config.name)')")
+            return
+        }
+        if !f && !isDaemonChild {
+            try Daemon.spawnBackground()
+            return
+        }
+        MemoryTuning.apply()
+        let ctx = try NodeContext(home: home, config: config, options: options, log: log)
+        Daemon.cleanUp(ctx)
+        let pidFile = try Daemon.writePidFile(home: home)
+        if f { FileHandle.standardError.write(Data("Starting cluster in foreground (pid: \(getpid()))\n".utf8)) }
+        defer { unlink(pidFile) }
+        try await runNode(ctx)
+        log.info(tag: "Cluster", subtag: "Main", "Stopped.")
+    }
+
+    private func runNode(_ ctx: NodeContext) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let master = ctx.config.nodeType == .master ? Master(ctx: ctx) : nil
+        let worker = ctx.config.nodeType == .worker ? Worker(ctx: ctx) : nil
+        let local = LocalServer(ctx: ctx, master: master, worker: worker)
+        var services: [any Service] = [NodeService { try await local.run(group: group) }]
+        if let master { services.append(NodeService { try await master.run(group: group) }) }
+        if let worker { services.append(NodeService { try await worker.run(group: group) }) }
+        var logger = Logger(label: "clusterd")
+        logger.logLevel = .critical
+        let serviceGroup = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await serviceGroup.run()
+        } catch {
+            ctx.log.error(tag: "Cluster", subtag: "Main", "Unhandled exception: \(error)")
+            try? await group.shutdownGracefully()
+            throw ExitCode(1)
+        }
+        ctx.log.info(tag: "Cluster", subtag: "Main", "SIGNAL received. Exit...")
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// A node task as a service: runs until the task ends or the process is asked to stop.
+struct NodeService: Service {
+    let body: @Sendable () async throws -> Void
+    init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await body() }
+    }
+}

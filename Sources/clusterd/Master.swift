@@ -1,0 +1,135 @@
+import Common
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The master node: accepts workers on `bind_addr:port`, checks their `hello`, answers keep-alives and
+/// drops workers that stop sending them (PROTOCOL.md §3.2, §3.3, §3.5).
+final class Master: Sendable {
+    let ctx: NodeContext
+    let registry = WorkerRegistry()
+    static let maxConnectionsPerIP = 10
+
+    init(ctx: NodeContext) { self.ctx = ctx }
+
+    private var log: ClusterLog { ctx.log }
+
+    func run(group: EventLoopGroup) async throws {
+        let fernet = ctx.fernet
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: ctx.config.bindAddr, port: ctx.config.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(ClusterFrameDecoder(fernet: fernet, payloadDeadline: .seconds(Int64(WireLimits.payloadDeadlineSeconds)))))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder(fernet: fernet)))
+                    return try NIOAsyncChannel<WireMessage, OutboundMessage>(wrappingChannelSynchronously: channel)
+                }
+            }
+        log.info(tag: "Master", subtag: "Main", "Serving on ('\(ctx.config.bindAddr)', \(ctx.config.port))")
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.keepaliveChecker() }
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    group.addTask { await self.serve(connection) }
+                }
+            }
+        }
+    }
+
+    /// Every `check_worker_lastkeepalive`, drops registered workers silent for longer than
+    /// `max_allowed_time_without_keepalive`, so a half-open connection cannot hold a name forever.
+    private func keepaliveChecker() async throws {
+        while true {
+            try await Task.sleep(nanoseconds: UInt64(ctx.options.checkWorkerLastkeepalive * 1e9))
+            log.debug(tag: "Master", subtag: "Keep alive", "Calculating.")
+            let now = Date()
+            for w in await registry.all where now.timeIntervalSince(w.lastKeepalive) > ctx.options.maxAllowedTimeWithoutKeepalive {
+                log.error(tag: "Master", subtag: "Keep alive",
+                          "No keep alives have been received from \(w.name) in the last minute. Disconnecting")
+                w.close()
+            }
+            log.debug(tag: "Master", subtag: "Keep alive", "Calculated.")
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<WireMessage, OutboundMessage>) async {
+        let channel = connection.channel
+        let address = channel.remoteAddress
+        let ip = address?.ipAddress ?? "unknown"
+        let port = address?.port ?? 0
+        let (allowed, count) = await registry.openConnection(from: ip, limit: Self.maxConnectionsPerIP)
+        guard allowed else {
+            log.warning(tag: "Master", subtag: "Main", "Too many connections from \(ip) (\(count)), rejecting.")
+            try? await channel.close()
+            return
+        }
+        log.info(tag: "Worker", subtag: "Main", "Connection from ('\(ip)', \(port))")
+        let session = MasterSession(master: self, ip: ip, channel: channel)
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                let link = PeerLink(outbound: outbound, remote: "\(ip):\(port)", requestTimeout: ctx.options.timeoutClusterRequest) { message, link in
+                    await session.handle(message, link: link)
+                }
+                await session.attach(link)
+                do {
+                    for try await message in inbound { await link.received(message) }
+                    await session.closed(error: nil)
+                } catch {
+                    await session.closed(error: error)
+                }
+                await link.close()
+            }
+        } catch {
+            await session.closed(error: error)
+        }
+        await registry.closeConnection(from: ip)
+    }
+
+    // MARK: local-socket and relayed queries
+
+    /// `get_nodes` (LOCAL-DAPI-CONTROL.md §2.9): the master, then workers in connection order.
+    func nodes() async -> [JSONValue] {
+        var items: [JSONValue] = [Self.nodeInfo(name: ctx.config.nodeName, type: "master", version: NodeContext.version, ip: ctx.config.masterAddress)]
+        for w in await registry.all where w.helloAccepted {
+            items.append(Self.nodeInfo(name: w.name, type: w.nodeType, version: w.version, ip: w.ip))
+        }
+        return items
+    }
+
+    static func nodeInfo(name: String, type: String, version: String, ip: String) -> JSONValue {
+        ["name": .string(name), "type": .string(type), "version": .string(version), "ip": .string(ip)]
+    }
+
+    /// `get_health` for the given node names (nil: all).
+    func health(filter: [String]?) async -> JSONValue {
+        var nodes = JSONObject()
+        var connected = 0
+        for w in await registry.all where w.helloAccepted && (filter == nil || filter!.contains(w.name)) {
+            connected += 1
+            var info = Self.nodeInfo(name: w.name, type: w.nodeType, version: w.version, ip: w.ip).objectValue!
+            info["n_active_agents"] = 0
+            let na: JSONValue = "n/a"
+            let status: JSONValue = [
+                "sync_integrity_free": true,
+                "last_check_integrity": ["date_start_master": na, "date_end_master": na],
+                "last_sync_integrity": ["date_start_master": na, "date_end_master": na, "total_extra_valid": 0,
+                                        "total_files": ["missing": 0, "shared": 0, "extra": 0, "extra_valid": 0]],
+                "sync_agent_info_free": true,
+                "last_sync_agentinfo": ["date_start_master": na, "date_end_master": na, "n_synced_chunks": 0],
+                "last_sync_agentgroup": ["date_start": na, "date_end": na, "n_synced_chunks": 0],
+                "last_sync_full_agentgroup": ["date_start": na, "date_end": na, "n_synced_chunks": 0],
+                "last_keep_alive": .string(NodeContext.isoDate(w.lastKeepalive)),
+            ]
+            nodes[w.name] = ["info": .object(info), "status": status]
+        }
+        if filter == nil || filter!.contains(ctx.config.nodeName) {
+            var info = Self.nodeInfo(name: ctx.config.nodeName, type: "master", version: NodeContext.version, ip: ctx.config.masterAddress).objectValue!
+            info["n_active_agents"] = 0
+            nodes[ctx.config.nodeName] = ["info": .object(info)]
+        }
+        return ["n_connected_nodes": .int(Int64(connected)), "nodes": .object(nodes)]
+    }
+}

@@ -1,0 +1,112 @@
+import Common
+import Foundation
+import NIOCore
+
+/// One worker connection on the master: its `hello` state and the requests the master answers.
+actor MasterSession {
+    let master: Master
+    let ip: String
+    let channel: Channel
+    private var link: PeerLink?
+    private var name: String?
+    private var registeredName: String?
+
+    init(master: Master, ip: String, channel: Channel) {
+        self.master = master
+        self.ip = ip
+        self.channel = channel
+    }
+
+    private var ctx: NodeContext { master.ctx }
+    private var tag: String { name.map { "Worker \($0)" } ?? "Worker" }
+
+    func attach(_ link: PeerLink) { self.link = link }
+
+    func handle(_ message: WireMessage, link: PeerLink) async -> Reply {
+        let command = message.name
+        ctx.log.debug(tag: tag, subtag: "Main", "Command received: b'\(command)'")
+        switch command {
+        case "hello":
+            return await hello(message.payload, link: link)
+        case "echo-c":
+            if let name { await master.registry.touch(name) }
+            return .reply(command: "ok-m ", payload: message.payload)
+        case "get_nodes":
+            do {
+                let args = message.payload.isEmpty ? JSONValue.null : try JSONParser.parse(message.payload)
+                return .ok(try NodeQuery(args: args).apply(to: await master.nodes()).pythonText)
+            } catch let e as WazuhException {
+                return .err(e)
+            } catch {
+                return .err(.internal(1000, "\(error)"))
+            }
+        case "get_health":
+            let filter = (try? JSONParser.parse(message.payload))?.arrayValue?.compactMap(\.stringValue)
+            return .ok(await master.health(filter: filter).pythonText)
+        default:
+            return .errText("unknown command 'b'\(command)''")
+        }
+    }
+
+    /// `hello` checks in the order of PROTOCOL.md §3.2, with the 4.14.6 name pattern first.
+    private func hello(_ payload: [UInt8], link: PeerLink) async -> Reply {
+        let fields = String(decoding: payload, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 4 else {
+            let what = fields.count < 4 ? "not enough values to unpack (expected 4, got \(fields.count))"
+                                        : "too many values to unpack (expected 4)"
+            return reject(.internal(1000, what))
+        }
+        let (workerName, cluster, nodeType, version) = (fields[0], fields[1], fields[2], fields[3])
+        guard NodeName.isValid(workerName) else { return reject(.cluster(3060, workerName)) }
+        if await master.registry.contains(workerName) { return reject(.cluster(3028, workerName)) }
+        if workerName == ctx.config.nodeName { return reject(.cluster(3029)) }
+        name = workerName
+        registeredName = workerName
+        let channel = self.channel
+        await master.registry.register(WorkerInfo(name: workerName, nodeType: nodeType, version: version, ip: ip, link: link,
+                                                  close: { channel.close(promise: nil) }, lastKeepalive: Date()))
+        if cluster != ctx.config.name { return reject(.cluster(3030)) }
+        if version != NodeContext.version { return reject(.cluster(3031)) }
+        ctx.resetPeerDirectory(workerName)
+        await master.registry.accept(workerName)
+        return .ok("Client \(workerName) added")
+    }
+
+    private func reject(_ e: WazuhException) -> Reply {
+        ctx.log.error(tag: tag, subtag: "Main", "Internal error processing request 'b'hello'': \(e)")
+        return .err(e)
+    }
+
+    func closed(error: (any Error)?) async {
+        guard let registered = registeredName, let link else {
+            if let error {
+                ctx.log.error(tag: "Worker", subtag: "Main", "Error during handshake with incoming connection: \(describe(error)).")
+            }
+            return
+        }
+        registeredName = nil
+        await master.registry.unregister(registered, link: link)
+        if let error {
+            ctx.log.error(tag: tag, subtag: "Main", "Error during connection with '\(registered)': \(describe(error)).")
+        } else {
+            ctx.log.debug(tag: tag, subtag: "Main", "Disconnected \(registered).")
+        }
+        ctx.log.info(tag: tag, subtag: "Main", "Cancelling pending tasks.")
+        ctx.resetPeerDirectory(registered)
+    }
+}
+
+func describe(_ error: any Error) -> String {
+    if let e = error as? WireError {
+        if case .decryptionFailed = e { return "Error 3025 - Could not decrypt message: the payload did not decrypt with this cluster key" }
+        return e.description
+    }
+    return "\(error)"
+}
+
+/// Node names a master accepts in `hello` (4.14.6 hardening): `[A-Za-z0-9_-]+`.
+enum NodeName {
+    static func isValid(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }
+    }
+}

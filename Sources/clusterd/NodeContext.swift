@@ -1,0 +1,46 @@
+import Common
+import Foundation
+
+/// Everything a running node shares between its tasks: configuration, options, log, key, paths.
+final class NodeContext: Sendable {
+    let home: String
+    let config: ClusterConfig
+    let options: InternalOptions
+    let log: ClusterLog
+    let fernet: Fernet
+    static let version = "4.8.1"
+
+    init(home: String, config: ClusterConfig, options: InternalOptions, log: ClusterLog) throws {
+        self.home = home
+        self.config = config
+        self.options = options
+        self.log = log
+        self.fernet = try Fernet(clusterKey: config.key)
+    }
+
+    var clusterDir: String { home + "/queue/cluster" }
+    var socketPath: String { clusterDir + "/c-internal.sock" }
+
+    /// Creates `queue/cluster/<name>/` (0770) and empties it: per-peer temporary packages never outlive
+    /// the connection they belong to.
+    func resetPeerDirectory(_ name: String) {
+        let dir = clusterDir + "/" + name
+        let fm = FileManager.default
+        if let entries = try? fm.contentsOfDirectory(atPath: dir) {
+            for e in entries { try? fm.removeItem(atPath: dir + "/" + e) }
+        }
+        try? fm.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
+    }
+
+    /// The `%Y-%m-%dT%H:%M:%S.%fZ` UTC dates of health output.
+    static func isoDate(_ date: Date?) -> String {
+        guard let date else { return "n/a" }
+        let t = date.timeIntervalSince1970
+        var secs = time_t(t.rounded(.down))
+        var tmv = tm()
+        gmtime_r(&secs, &tmv)
+        let micros = Int(((t - Double(secs)) * 1_000_000).rounded(.down))
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1,
+                      Int(tmv.tm_mday), Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), micros)
+    }
+}

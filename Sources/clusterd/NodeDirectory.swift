@@ -1,0 +1,56 @@
+import Common
+import Foundation
+
+/// What the master knows of a connected worker (after a successful or pending `hello`).
+struct WorkerInfo: Sendable {
+    let name: String
+    let nodeType: String
+    let version: String
+    let ip: String
+    let link: PeerLink
+    let close: @Sendable () -> Void
+    var lastKeepalive: Date
+    var helloAccepted = false
+}
+
+/// The master's table of registered workers, in connection order (cluster_control lists them so).
+actor WorkerRegistry {
+    private var order: [String] = []
+    private var workers: [String: WorkerInfo] = [:]
+    private var connectionsPerIP: [String: Int] = [:]
+
+    func contains(_ name: String) -> Bool { workers[name] != nil }
+
+    func register(_ info: WorkerInfo) {
+        if workers[info.name] == nil { order.append(info.name) }
+        workers[info.name] = info
+    }
+
+    func accept(_ name: String) { workers[name]?.helloAccepted = true }
+
+    /// Removes `name` only if it is still held by `link` (a rejected duplicate must not evict the original).
+    func unregister(_ name: String, link: PeerLink) {
+        guard let w = workers[name], w.link === link else { return }
+        workers[name] = nil
+        order.removeAll { $0 == name }
+    }
+
+    func touch(_ name: String) { workers[name]?.lastKeepalive = Date() }
+
+    var all: [WorkerInfo] { order.compactMap { workers[$0] } }
+
+    func worker(_ name: String) -> WorkerInfo? { workers[name] }
+
+    /// Counts a new TCP connection from `ip`; false when the per-IP limit is reached.
+    func openConnection(from ip: String, limit: Int) -> (Bool, Int) {
+        let n = connectionsPerIP[ip, default: 0]
+        if n >= limit { return (false, n + 1) }
+        connectionsPerIP[ip] = n + 1
+        return (true, n + 1)
+    }
+
+    func closeConnection(from ip: String) {
+        let n = connectionsPerIP[ip, default: 1] - 1
+        connectionsPerIP[ip] = n > 0 ? n : nil
+    }
+}

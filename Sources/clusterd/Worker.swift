@@ -1,0 +1,137 @@
+import Common
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The worker node: connects to the master, says `hello`, sends keep-alives, and reconnects after
+/// `connection_retry` whenever the link is lost (PROTOCOL.md §3.1, §3.3, §3.4). Every connection starts
+/// from fresh state: nothing of a previous link survives a reconnect.
+final class Worker: Sendable {
+    let ctx: NodeContext
+    /// The link to the master while `hello` has been accepted; nil otherwise.
+    private let current = Mutex<PeerLink?>(nil)
+
+    init(ctx: NodeContext) { self.ctx = ctx }
+
+    private var log: ClusterLog { ctx.log }
+    private var tag: String { "Worker \(ctx.config.nodeName)" }
+
+    /// The connected master link, if any (the local server relays through it).
+    var masterLink: PeerLink? { current.withLock { $0 } }
+
+    func run(group: EventLoopGroup) async throws {
+        let retry = ctx.options.connectionRetry
+        let retryText = PythonJSONEncoder.pythonFloat(retry).replacingOccurrences(of: ".0", with: "")
+        while !Task.isCancelled {
+            do {
+                try await connectOnce(group: group)
+                log.info(tag: "Cluster", subtag: "Main", "Connection with server has been lost. Reconnecting in \(retryText) seconds.")
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                if let e = error as? IOError, e.errnoCode == ECONNREFUSED {
+                    log.error(tag: tag, subtag: "Main", "Could not connect to master. Trying again in \(retryText) seconds.")
+                } else if case ChannelError.connectTimeout = error {
+                    log.error(tag: tag, subtag: "Main", "Could not connect to master: connection timed out. Trying again in \(retryText) seconds.")
+                } else {
+                    log.error(tag: tag, subtag: "Main", "Could not connect to master: \(error). Trying again in \(retryText) seconds.")
+                }
+            }
+            try await Task.sleep(nanoseconds: UInt64(retry * 1e9))
+        }
+    }
+
+    private func connectOnce(group: EventLoopGroup) async throws {
+        let fernet = ctx.fernet
+        let connection = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .connect(host: ctx.config.masterAddress, port: ctx.config.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClusterFrameDecoder(fernet: fernet)))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder(fernet: fernet)))
+                    return try NIOAsyncChannel<WireMessage, OutboundMessage>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let channel = connection.channel
+        try await connection.executeThenClose { inbound, outbound in
+            let link = PeerLink(outbound: outbound, remote: "master", requestTimeout: ctx.options.timeoutClusterRequest) { message, _ in
+                await self.handle(message)
+            }
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    await self.session(link: link, channel: channel)
+                }
+                do {
+                    for try await message in inbound { await link.received(message) }
+                    log.info(tag: tag, subtag: "Main", "The master closed the connection")
+                } catch {
+                    log.error(tag: tag, subtag: "Main", "Connection closed due to an unhandled error: \(describe(error))")
+                }
+                current.withLock { $0 = nil }
+                await link.close()
+                ctx.resetPeerDirectory(ctx.config.nodeName)
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// `hello`, then the periodic tasks of a connected worker until the link closes.
+    private func session(link: PeerLink, channel: Channel) async {
+        let hello = "\(ctx.config.nodeName) \(ctx.config.name) worker \(NodeContext.version)"
+        do {
+            let response = try await link.request("hello", text: hello)
+            guard case .ok = response else {
+                log.error(tag: tag, subtag: "Main", "Could not connect to master: \(response.text).")
+                try? await channel.close()
+                return
+            }
+        } catch {
+            log.error(tag: tag, subtag: "Main", "Could not connect to master: \((error as? LinkError)?.description ?? "\(error)").")
+            try? await channel.close()
+            return
+        }
+        log.info(tag: tag, subtag: "Main", "Successfully connected to master.")
+        ctx.resetPeerDirectory(ctx.config.nodeName)
+        current.withLock { $0 = link }
+        await keepalive(link: link, channel: channel)
+    }
+
+    /// Sends `echo-c keepalive` every `keep_alive`; after `max_failed_keepalive_attempts` consecutive
+    /// failures, closes the link so the reconnect loop starts over.
+    private func keepalive(link: PeerLink, channel: Channel) async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(nanoseconds: UInt64(ctx.options.keepAlive * 1e9))
+            } catch { return }
+            do {
+                let response = try await link.request("echo-c", text: "keepalive")
+                if case .other(command: "ok-m", _) = response {
+                    log.info(tag: tag, subtag: "Keep Alive", response.text)
+                    failures = 0
+                    continue
+                }
+                log.error(tag: tag, subtag: "Keep Alive", "Error sending keep alive: \(response.text)")
+            } catch {
+                log.error(tag: tag, subtag: "Keep Alive", "Error sending keep alive: \((error as? LinkError)?.description ?? "\(error)")")
+            }
+            failures += 1
+            if failures >= ctx.options.maxFailedKeepaliveAttempts {
+                log.error(tag: tag, subtag: "Keep Alive", "Maximum number of failed keep alives reached. Disconnecting.")
+                try? await channel.close()
+                return
+            }
+        }
+    }
+
+    /// Requests the master sends to this worker.
+    private func handle(_ message: WireMessage) async -> Reply {
+        log.debug(tag: tag, subtag: "Main", "Command received: 'b'\(message.name)''")
+        switch message.name {
+        case "echo-m": return .reply(command: "ok-c", payload: message.payload)
+        default: return .errText("unknown command 'b'\(message.name)''")
+        }
+    }
+}
