@@ -7,10 +7,13 @@ import NIOPosix
 /// drops workers that stop sending them (PROTOCOL.md §3.2, §3.3, §3.5).
 final class Master: Sendable {
     let ctx: NodeContext
-    let registry = WorkerRegistry()
+    let registry: WorkerRegistry
     static let maxConnectionsPerIP = 10
 
-    init(ctx: NodeContext) { self.ctx = ctx }
+    init(ctx: NodeContext) {
+        self.ctx = ctx
+        registry = WorkerRegistry(maxSilence: ctx.options.maxAllowedTimeWithoutKeepalive)
+    }
 
     private var log: ClusterLog { ctx.log }
 
@@ -45,8 +48,7 @@ final class Master: Sendable {
         while true {
             try await Task.sleep(nanoseconds: UInt64(ctx.options.checkWorkerLastkeepalive * 1e9))
             log.debug(tag: "Master", subtag: "Keep alive", "Calculating.")
-            let now = Date()
-            for w in await registry.all where now.timeIntervalSince(w.lastKeepalive) > ctx.options.maxAllowedTimeWithoutKeepalive {
+            for w in await registry.silent(at: Date()) {
                 log.error(tag: "Master", subtag: "Keep alive",
                           "No keep alives have been received from \(w.name) in the last minute. Disconnecting")
                 w.close()
@@ -121,7 +123,7 @@ final class Master: Sendable {
                 "last_sync_agentinfo": ["date_start_master": na, "date_end_master": na, "n_synced_chunks": 0],
                 "last_sync_agentgroup": ["date_start": na, "date_end": na, "n_synced_chunks": 0],
                 "last_sync_full_agentgroup": ["date_start": na, "date_end": na, "n_synced_chunks": 0],
-                "last_keep_alive": .string(NodeContext.isoDate(w.lastKeepalive)),
+                "last_keep_alive": .string(NodeContext.isoDate(await registry.lastKeepalive(w.name))),
             ]
             nodes[w.name] = ["info": .object(info), "status": status]
         }

@@ -64,7 +64,7 @@ actor MasterSession {
         registeredName = workerName
         let channel = self.channel
         await master.registry.register(WorkerInfo(name: workerName, nodeType: nodeType, version: version, ip: ip, link: link,
-                                                  close: { channel.close(promise: nil) }, lastKeepalive: Date()))
+                                                  close: { channel.close(promise: nil) }))
         if cluster != ctx.config.name { return reject(.cluster(3030)) }
         if version != NodeContext.version { return reject(.cluster(3031)) }
         ctx.resetPeerDirectory(workerName)

@@ -9,7 +9,6 @@ struct WorkerInfo: Sendable {
     let ip: String
     let link: PeerLink
     let close: @Sendable () -> Void
-    var lastKeepalive: Date
     var helloAccepted = false
 }
 
@@ -18,12 +17,16 @@ actor WorkerRegistry {
     private var order: [String] = []
     private var workers: [String: WorkerInfo] = [:]
     private var connectionsPerIP: [String: Int] = [:]
+    private var keepalives: KeepaliveTracker<String>
+
+    init(maxSilence: Double) { keepalives = KeepaliveTracker(maxSilence: maxSilence) }
 
     func contains(_ name: String) -> Bool { workers[name] != nil }
 
     func register(_ info: WorkerInfo) {
         if workers[info.name] == nil { order.append(info.name) }
         workers[info.name] = info
+        keepalives.seen(info.name, at: Date().timeIntervalSince1970)
     }
 
     func accept(_ name: String) { workers[name]?.helloAccepted = true }
@@ -33,9 +36,21 @@ actor WorkerRegistry {
         guard let w = workers[name], w.link === link else { return }
         workers[name] = nil
         order.removeAll { $0 == name }
+        keepalives.remove(name)
     }
 
-    func touch(_ name: String) { workers[name]?.lastKeepalive = Date() }
+    func touch(_ name: String) {
+        if workers[name] != nil { keepalives.seen(name, at: Date().timeIntervalSince1970) }
+    }
+
+    func lastKeepalive(_ name: String) -> Date? {
+        keepalives.lastSeen(name).map { Date(timeIntervalSince1970: $0) }
+    }
+
+    /// Registered workers silent for longer than the allowed time at `now`.
+    func silent(at now: Date) -> [WorkerInfo] {
+        keepalives.expired(at: now.timeIntervalSince1970).compactMap { workers[$0] }
+    }
 
     var all: [WorkerInfo] { order.compactMap { workers[$0] } }
 

@@ -101,7 +101,7 @@ final class Worker: Sendable {
     /// Sends `echo-c keepalive` every `keep_alive`; after `max_failed_keepalive_attempts` consecutive
     /// failures, closes the link so the reconnect loop starts over.
     private func keepalive(link: PeerLink, channel: Channel) async {
-        var failures = 0
+        var failures = KeepaliveFailures(maxFailures: ctx.options.maxFailedKeepaliveAttempts)
         while !Task.isCancelled {
             do {
                 try await Task.sleep(nanoseconds: UInt64(ctx.options.keepAlive * 1e9))
@@ -110,15 +110,14 @@ final class Worker: Sendable {
                 let response = try await link.request("echo-c", text: "keepalive")
                 if case .other(command: "ok-m", _) = response {
                     log.info(tag: tag, subtag: "Keep Alive", response.text)
-                    failures = 0
+                    failures.succeeded()
                     continue
                 }
                 log.error(tag: tag, subtag: "Keep Alive", "Error sending keep alive: \(response.text)")
             } catch {
                 log.error(tag: tag, subtag: "Keep Alive", "Error sending keep alive: \((error as? LinkError)?.description ?? "\(error)")")
             }
-            failures += 1
-            if failures >= ctx.options.maxFailedKeepaliveAttempts {
+            if failures.failed() == .disconnect {
                 log.error(tag: tag, subtag: "Keep Alive", "Maximum number of failed keep alives reached. Disconnecting.")
                 try? await channel.close()
                 return

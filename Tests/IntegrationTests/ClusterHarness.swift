@@ -1,0 +1,254 @@
+import Common
+import Foundation
+
+/// Real `clusterd` processes for integration tests: temporary homes, ephemeral loopback ports, short
+/// intervals through the internal-options override, and a stop that always happens.
+enum Harness {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var binDir: String {
+        ProcessInfo.processInfo.environment["CLUSTERD_BIN_DIR"] ?? packageRoot.appendingPathComponent(".build/debug").path
+    }
+    static let key = "IntegrationTestKey0123456789abcd"
+
+    /// A free TCP port on 127.0.0.1 (bound then released; the kernel does not hand it out again at once).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func tempDir(_ label: String) -> String {
+        let path = NSTemporaryDirectory() + "clusterd-test-\(label)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    struct NodeSpec {
+        var name: String
+        var type: String = "worker"
+        var cluster = "wazuh"
+        var key = Harness.key
+        var port: Int
+        var master = "127.0.0.1"
+        /// cluster.json `intervals` overrides, e.g. `["worker": ["keep_alive": 0.2]]`.
+        var intervals: [String: [String: Double]] = [:]
+    }
+
+    /// Fast defaults so tests finish in seconds.
+    static let fastIntervals: [String: [String: Double]] = [
+        "worker": ["keep_alive": 0.3, "connection_retry": 0.3, "sync_integrity": 0.5, "sync_agent_info": 0.5],
+        "master": ["check_worker_lastkeepalive": 0.3, "max_allowed_time_without_keepalive": 2, "recalculate_integrity": 0.4,
+                   "sync_agent_groups": 0.5, "agent_group_start_delay": 0.5],
+        "communication": ["timeout_cluster_request": 3],
+    ]
+
+    static func makeHome(_ spec: NodeSpec, in base: String) throws -> String {
+        let home = base + "/" + spec.name
+        for dir in ["etc/shared/default", "etc/rules", "etc/decoders", "etc/lists", "logs", "queue/cluster", "var/run", "queue/db"] {
+            try FileManager.default.createDirectory(atPath: home + "/" + dir, withIntermediateDirectories: true)
+        }
+        let conf = """
+        <ossec_config>
+          <cluster>
+            <name>\(spec.cluster)</name>
+            <node_name>\(spec.name)</node_name>
+            <node_type>\(spec.type)</node_type>
+            <key>\(spec.key)</key>
+            <port>\(spec.port)</port>
+            <bind_addr>127.0.0.1</bind_addr>
+            <nodes>
+              <node>\(spec.master)</node>
+            </nodes>
+            <hidden>no</hidden>
+            <disabled>no</disabled>
+          </cluster>
+        </ossec_config>
+
+        """
+        try conf.write(toFile: home + "/etc/ossec.conf", atomically: true, encoding: .utf8)
+        var merged = fastIntervals
+        for (section, values) in spec.intervals { merged[section, default: [:]].merge(values) { $1 } }
+        var intervals = JSONObject()
+        for (section, values) in merged.sorted(by: { $0.key < $1.key }) {
+            intervals[section] = .object(JSONObject(values.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.double($0.value)) }))
+        }
+        let json: JSONValue = ["intervals": .object(intervals)]
+        try json.pythonText.write(toFile: home + "/etc/cluster-internal.json", atomically: true, encoding: .utf8)
+        return home
+    }
+}
+
+/// A running `clusterd -f`; stopped by `stop()` or, as a last resort, when the object goes away.
+final class Node: @unchecked Sendable {
+    let home: String
+    let process = Process()
+    let outputPath: String
+
+    init(home: String, extraArgs: [String] = ["-d"]) throws {
+        self.home = home
+        outputPath = home + "/stderr.log"
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Harness.binDir + "/clusterd")
+        process.arguments = ["-f", "--home", home] + extraArgs
+        let out = FileHandle(forWritingAtPath: outputPath)!
+        process.standardOutput = out
+        process.standardError = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var log: String { (try? String(contentsOfFile: home + "/logs/cluster.log", encoding: .utf8)) ?? "" }
+    var isRunning: Bool { process.isRunning }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace` seconds. Returns the exit status.
+    @discardableResult
+    func stop(grace: Double = 5) -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        return process.terminationStatus
+    }
+
+    func kill9() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass.
+@discardableResult
+func waitUntil(_ timeout: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(50_000)
+    }
+    return condition()
+}
+
+/// Runs a built tool and returns (status, stdout, stderr).
+func runTool(_ name: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: Harness.binDir + "/" + name)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    nonisolated(unsafe) var errData = Data()
+    let t = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    t.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    while !t.isFinished { usleep(1000) }
+    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// A blocking cluster client for tests: raw frames over TCP or a Unix socket, optional Fernet.
+final class RawClient {
+    let fd: Int32
+    let encoder: MessageEncoder
+    var decoder: MessageDecoder
+    var buffer: [UInt8] = []
+    var counter = UInt32.random(in: 0...UInt32.max)
+
+    init(port: Int, key: String?) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { close(fd); throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .ECONNREFUSED) }
+        let fernet = try key.map { try Fernet(clusterKey: $0) }
+        encoder = MessageEncoder(fernet: fernet)
+        decoder = MessageDecoder(fernet: fernet)
+        setTimeout(5)
+    }
+
+    init(unixPath: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in unixPath.utf8.enumerated() where i < raw.count - 1 { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard rc == 0 else { close(fd); throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .ECONNREFUSED) }
+        encoder = MessageEncoder(fernet: nil)
+        decoder = MessageDecoder(fernet: nil)
+        setTimeout(5)
+    }
+
+    deinit { close(fd) }
+
+    func setTimeout(_ seconds: Double) {
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int32((seconds - Double(Int(seconds))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func sendRaw(_ bytes: [UInt8]) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            off += n
+        }
+    }
+
+    @discardableResult
+    func send(_ command: String, _ text: String) throws -> UInt32 {
+        counter &+= 1
+        sendRaw(try encoder.encode(counter: counter, command: command, payload: Array(text.utf8)))
+        return counter
+    }
+
+    /// The next whole message, or nil when the peer closed the connection or the read timed out.
+    func receive() throws -> WireMessage? {
+        while true {
+            let parsed = try buffer.withUnsafeBytes { try FrameParser.parse($0) }
+            if let (frame, consumed) = parsed {
+                buffer.removeFirst(consumed)
+                if let m = try decoder.accept(frame) { return m }
+                continue
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return nil }
+            buffer.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// Sends a request and returns the reply with the same counter (answering nothing else).
+    func request(_ command: String, _ text: String) throws -> WireMessage? {
+        let c = try send(command, text)
+        while let m = try receive() {
+            if m.counter == c { return m }
+        }
+        return nil
+    }
+
+    /// True when the peer has closed the connection (read returns 0 or an error other than a timeout).
+    func isClosedByPeer(within seconds: Double) -> Bool {
+        setTimeout(seconds)
+        var byte: UInt8 = 0
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let n = recv(fd, &byte, 1, 0)
+            if n == 0 { return true }
+            if n < 0 && errno != EAGAIN && errno != EWOULDBLOCK { return true }
+        }
+        return false
+    }
+}
