@@ -1,0 +1,179 @@
+import Foundation
+
+/// The `intervals` of 4.8.1's `cluster.json` (LOCAL-DAPI-CONTROL.md §3.2, PROTOCOL.md §11): periods and
+/// timeouts in seconds, counts and sizes as integers. Not user configuration in Wazuh; here a JSON file of
+/// the same shape may override any subset, so tests can run with sub-second intervals.
+public struct InternalOptions: Sendable, Equatable {
+    // intervals.worker
+    public var syncIntegrity: Double = 9
+    public var syncAgentInfo: Double = 10
+    /// Unused by 4.8.1 (kept so a cluster.json copy loads).
+    public var syncAgentGroupsWorker: Double = 30
+    public var timeoutAgentGroups: Double = 40
+    public var keepAlive: Double = 60
+    public var connectionRetry: Double = 10
+    public var maxFailedKeepaliveAttempts: Int = 2
+    public var agentGroupsMismatchLimit: Int = 5
+    // intervals.master
+    public var processPoolSize: Int = 2
+    public var syncAgentGroupsMaster: Double = 10
+    public var timeoutExtraValid: Double = 40
+    public var recalculateIntegrity: Double = 8
+    public var timeoutAgentInfo: Double = 40
+    public var agentGroupStartDelay: Double = 30
+    public var checkWorkerLastKeepalive: Double = 60
+    public var maxAllowedTimeWithoutKeepalive: Double = 120
+    public var maxLockedIntegrityTime: Double = 1000
+    // intervals.communication
+    public var timeoutClusterRequest: Double = 20
+    public var timeoutDapiRequest: Double = 200
+    public var timeoutReceivingFile: Double = 120
+    public var maxZipSize: Int = 1_073_741_824
+    public var minZipSize: Int = 31_457_280
+    public var compressLevel: Int = 1
+    /// Fraction by which the zip size limit shrinks or grows.
+    public var zipLimitTolerance: Double = 0.2
+
+    public init() {}
+
+    /// The 4.8.1 values.
+    public static let defaults = InternalOptions()
+
+    /// Environment variable naming an override file (takes precedence over `<home>/etc/cluster-internal.json`).
+    public static let environmentVariable = "CLUSTERD_INTERNAL_OPTIONS"
+
+    /// The daemon's convention: the file named by `CLUSTERD_INTERNAL_OPTIONS` if set (it must exist), else
+    /// `<home>/etc/cluster-internal.json` if it exists, else the defaults.
+    public static func load(home: String) throws -> InternalOptions {
+        if let path = ProcessInfo.processInfo.environment[environmentVariable], !path.isEmpty {
+            return try load(overrideFile: path)
+        }
+        let path = home + "/etc/cluster-internal.json"
+        return try load(overrideFile: FileManager.default.fileExists(atPath: path) ? path : nil)
+    }
+
+    /// The defaults overridden by `overrideFile` (nil: the defaults).
+    public static func load(overrideFile: String?) throws -> InternalOptions {
+        guard let overrideFile else { return defaults }
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: overrideFile)))
+        } catch {
+            let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
+            throw ConfigError(file: overrideFile, field: "", problem: "cannot read the internal options file: \(reason)", code: 3006)
+        }
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(bytes)
+        } catch {
+            throw ConfigError(file: overrideFile, field: "", problem: error.description, code: 3006)
+        }
+        return try overriding(with: json, file: overrideFile)
+    }
+
+    /// Applies a `{"intervals": {"worker": {…}, "master": {…}, "communication": {…}}}` document.
+    public static func overriding(with json: JSONValue, file: String) throws(ConfigError) -> InternalOptions {
+        func fail(_ path: String, _ problem: String) -> ConfigError {
+            ConfigError(file: file, field: path, problem: problem, code: 3006)
+        }
+        guard let top = json.objectValue else { throw fail("", "expected a JSON object at the top level") }
+        var options = InternalOptions.defaults
+        for (key, value) in top {
+            guard key == "intervals" else {
+                // Other sections of the real cluster.json are accepted so a copy of it loads; they are fixed here.
+                if ["files", "excluded_files", "excluded_extensions", "distributed_api"].contains(key) { continue }
+                throw fail(key, "unknown key; expected \"intervals\"")
+            }
+            guard let sections = value.objectValue else { throw fail("intervals", "expected an object") }
+            for (sectionName, sectionValue) in sections {
+                guard let fields = Self.fields[sectionName] else {
+                    throw fail("intervals.\(sectionName)", "unknown section; expected worker, master or communication")
+                }
+                guard let entries = sectionValue.objectValue else { throw fail("intervals.\(sectionName)", "expected an object") }
+                for (name, v) in entries {
+                    let path = "intervals.\(sectionName).\(name)"
+                    guard let field = fields[name] else {
+                        throw fail(path, "unknown key; known keys: \(fields.keys.sorted().joined(separator: ", "))")
+                    }
+                    try field.apply(v, &options, path, fail)
+                }
+            }
+        }
+        guard options.minZipSize <= options.maxZipSize else {
+            throw fail("intervals.communication.min_zip_size",
+                       "must not exceed max_zip_size (\(options.minZipSize) > \(options.maxZipSize))")
+        }
+        return options
+    }
+
+    /// How one key is read and stored.
+    struct Field {
+        let apply: (JSONValue, inout InternalOptions, String, (String, String) -> ConfigError) throws(ConfigError) -> Void
+
+        /// A duration in seconds: any non-negative finite number (fractions allowed).
+        static func seconds(_ kp: WritableKeyPath<InternalOptions, Double>) -> Field {
+            Field { v, o, path, fail throws(ConfigError) in
+                guard let d = v.doubleValue, d.isFinite, d >= 0 else {
+                    throw fail(path, "expected a number of seconds >= 0, found \(v.pythonText)")
+                }
+                o[keyPath: kp] = d
+            }
+        }
+
+        /// An integer in `range`.
+        static func integer(_ kp: WritableKeyPath<InternalOptions, Int>, _ range: ClosedRange<Int>) -> Field {
+            Field { v, o, path, fail throws(ConfigError) in
+                guard let i = v.intValue, let n = Int(exactly: i), range.contains(n) else {
+                    throw fail(path, "expected an integer in \(range.lowerBound)...\(range.upperBound), found \(v.pythonText)")
+                }
+                o[keyPath: kp] = n
+            }
+        }
+
+        /// A fraction in [0, 1).
+        static func fraction(_ kp: WritableKeyPath<InternalOptions, Double>) -> Field {
+            Field { v, o, path, fail throws(ConfigError) in
+                guard let d = v.doubleValue, d >= 0, d < 1 else {
+                    throw fail(path, "expected a number in [0, 1), found \(v.pythonText)")
+                }
+                o[keyPath: kp] = d
+            }
+        }
+    }
+
+    /// The cluster.json keys per section. A computed property: key paths are not Sendable, so no static table.
+    static var fields: [String: [String: Field]] {
+        [
+            "worker": [
+                "sync_integrity": .seconds(\.syncIntegrity),
+                "sync_agent_info": .seconds(\.syncAgentInfo),
+                "sync_agent_groups": .seconds(\.syncAgentGroupsWorker),
+                "timeout_agent_groups": .seconds(\.timeoutAgentGroups),
+                "keep_alive": .seconds(\.keepAlive),
+                "connection_retry": .seconds(\.connectionRetry),
+                "max_failed_keepalive_attempts": .integer(\.maxFailedKeepaliveAttempts, 1...1_000_000),
+                "agent_groups_mismatch_limit": .integer(\.agentGroupsMismatchLimit, 1...1_000_000),
+            ],
+            "master": [
+                "process_pool_size": .integer(\.processPoolSize, 1...1024),
+                "sync_agent_groups": .seconds(\.syncAgentGroupsMaster),
+                "timeout_extra_valid": .seconds(\.timeoutExtraValid),
+                "recalculate_integrity": .seconds(\.recalculateIntegrity),
+                "timeout_agent_info": .seconds(\.timeoutAgentInfo),
+                "agent_group_start_delay": .seconds(\.agentGroupStartDelay),
+                "check_worker_lastkeepalive": .seconds(\.checkWorkerLastKeepalive),
+                "max_allowed_time_without_keepalive": .seconds(\.maxAllowedTimeWithoutKeepalive),
+                "max_locked_integrity_time": .seconds(\.maxLockedIntegrityTime),
+            ],
+            "communication": [
+                "timeout_cluster_request": .seconds(\.timeoutClusterRequest),
+                "timeout_dapi_request": .seconds(\.timeoutDapiRequest),
+                "timeout_receiving_file": .seconds(\.timeoutReceivingFile),
+                "max_zip_size": .integer(\.maxZipSize, 1...Int(Int64.max)),
+                "min_zip_size": .integer(\.minZipSize, 1...Int(Int64.max)),
+                "compress_level": .integer(\.compressLevel, 0...9),
+                "zip_limit_tolerance": .fraction(\.zipLimitTolerance),
+            ],
+        ]
+    }
+}

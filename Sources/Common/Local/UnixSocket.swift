@@ -1,0 +1,117 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if canImport(Darwin)
+private let streamSocketType = SOCK_STREAM
+/// Darwin has no MSG_NOSIGNAL; SIGPIPE is avoided with SO_NOSIGPIPE at connect time instead.
+private func sendNoSignal(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { send(fd, buffer, count, 0) }
+#else
+private let streamSocketType = Int32(SOCK_STREAM.rawValue)
+/// `MSG_NOSIGNAL` turns a write to a closed peer into EPIPE instead of a process-killing SIGPIPE.
+private func sendNoSignal(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { send(fd, buffer, count, Int32(MSG_NOSIGNAL)) }
+#endif
+
+/// A blocking `AF_UNIX` stream socket with deadline-bounded reads: all a one-request command-line client
+/// needs, without an event loop.
+public final class UnixSocket {
+    public let path: String
+    private var fd: Int32
+
+    /// Connects to `path`. Missing file and refused connections get their own errors (both mean "the
+    /// daemon is not running"); anything else is an I/O error naming the call.
+    public init(connectingTo path: String) throws(LocalClientError) {
+        self.path = path
+        let fd = socket(AF_UNIX, streamSocketType, 0)
+        guard fd >= 0 else { throw Self.ioError("socket", path) }
+        self.fd = fd
+        #if canImport(Darwin)
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
+        #endif
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let pathBytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard pathBytes.count < capacity else {
+            close(fd)
+            throw .io(operation: "connect", path: path, errno: ENAMETOOLONG,
+                      reason: "socket path is \(pathBytes.count) bytes; the limit is \(capacity - 1)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: pathBytes)
+            raw[pathBytes.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if result != 0 {
+            let code = errno
+            close(fd)
+            switch code {
+            case ENOENT: throw .socketMissing(path: path)
+            case ECONNREFUSED: throw .connectionRefused(path: path)
+            default: throw .io(operation: "connect", path: path, errno: code, reason: String(cString: strerror(code)))
+            }
+        }
+    }
+
+    deinit { closeSocket() }
+
+    public func closeSocket() {
+        if fd >= 0 { close(fd); fd = -1 }
+    }
+
+    /// Writes all bytes; a closed peer is an error, not a signal.
+    public func send(_ bytes: [UInt8]) throws(LocalClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in
+                sendNoSignal(fd, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.ioError("send", path)
+            }
+            offset += n
+        }
+    }
+
+    /// Waits until `deadline` for bytes. Returns nil on timeout, `[]` at end of stream.
+    public func receive(until deadline: ContinuousClock.Instant, maxBytes: Int = 65536) throws(LocalClientError) -> [UInt8]? {
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            if remaining <= .zero { return nil }
+            let (seconds, attoseconds) = remaining.components
+            let ms = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, ms)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw Self.ioError("poll", path)
+            }
+            if ready == 0 { continue }  // loop re-checks the deadline
+            var buffer = [UInt8](repeating: 0, count: maxBytes)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, maxBytes, 0) }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                if errno == ECONNRESET { return [] }
+                throw Self.ioError("recv", path)
+            }
+            return Array(buffer.prefix(n))
+        }
+    }
+
+    private static func ioError(_ operation: String, _ path: String) -> LocalClientError {
+        let code = errno
+        return .io(operation: operation, path: path, errno: code, reason: String(cString: strerror(code)))
+    }
+}
