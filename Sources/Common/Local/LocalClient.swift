@@ -118,7 +118,8 @@ struct LocalSession {
                     // Legacy 4.8.1 mapping kept for callers that expect a JSON object.
                     direct = text == "There are no connected worker nodes" ? Array("{}".utf8) : message.payload
                 case "err":
-                    throw LocalClient.remoteError(message.payload)
+                    // process_response: the exception JSON, or plain text as error 3000.
+                    throw WazuhException.parse(payload: message.payload)
                 default:
                     throw LocalClientError.protocolViolation("reply command '\(message.name)' to '\(command)'")
                 }
