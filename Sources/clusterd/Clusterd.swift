@@ -95,6 +95,8 @@ struct Clusterd: AsyncParsableCommand {
                                                              gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await serviceGroup.run()
+        } catch is CancellationError {
+            // The graceful-shutdown path: services end by cancellation.
         } catch {
             ctx.log.error(tag: "Cluster", subtag: "Main", "Unhandled exception: \(error)")
             try? await group.shutdownGracefully()

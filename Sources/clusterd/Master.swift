@@ -46,7 +46,7 @@ final class Master: Sendable {
     /// `max_allowed_time_without_keepalive`, so a half-open connection cannot hold a name forever.
     private func keepaliveChecker() async throws {
         while true {
-            try await Task.sleep(nanoseconds: UInt64(ctx.options.checkWorkerLastkeepalive * 1e9))
+            try await Task.sleep(nanoseconds: UInt64(ctx.options.checkWorkerLastKeepalive * 1e9))
             log.debug(tag: "Master", subtag: "Keep alive", "Calculating.")
             for w in await registry.silent(at: Date()) {
                 log.error(tag: "Master", subtag: "Keep alive",

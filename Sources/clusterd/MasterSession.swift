@@ -78,6 +78,7 @@ actor MasterSession {
     }
 
     func closed(error: (any Error)?) async {
+        let error = error is CancellationError ? nil : error
         guard let registered = registeredName, let link else {
             if let error {
                 ctx.log.error(tag: "Worker", subtag: "Main", "Error during handshake with incoming connection: \(describe(error)).")

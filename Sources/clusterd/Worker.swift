@@ -30,7 +30,7 @@ final class Worker: Sendable {
             } catch let error as CancellationError {
                 throw error
             } catch {
-                if let e = error as? IOError, e.errnoCode == ECONNREFUSED {
+                if Self.isConnectionRefused(error) {
                     log.error(tag: tag, subtag: "Main", "Could not connect to master. Trying again in \(retryText) seconds.")
                 } else if case ChannelError.connectTimeout = error {
                     log.error(tag: tag, subtag: "Main", "Could not connect to master: connection timed out. Trying again in \(retryText) seconds.")
@@ -40,6 +40,14 @@ final class Worker: Sendable {
             }
             try await Task.sleep(nanoseconds: UInt64(retry * 1e9))
         }
+    }
+
+    static func isConnectionRefused(_ error: any Error) -> Bool {
+        if let e = error as? IOError { return e.errnoCode == ECONNREFUSED }
+        if let e = error as? NIOConnectionError {
+            return !e.connectionErrors.isEmpty && e.connectionErrors.allSatisfy { isConnectionRefused($0.error) }
+        }
+        return false
     }
 
     private func connectOnce(group: EventLoopGroup) async throws {

@@ -95,10 +95,10 @@ import Testing
         let w = try c.worker("worker1")
         defer { c.stopAll(w) }
         #expect(waitUntil { w.log.contains("Successfully connected to master.") })
-        #expect(c.master.stop() == 0)
+        #expect(c.master.stop() == 0, "master log:\n\(c.master.log)\n\((try? String(contentsOfFile: c.master.outputPath, encoding: .utf8)) ?? "")")
         #expect(!FileManager.default.fileExists(atPath: c.master.home + "/queue/cluster/c-internal.sock"), "socket file removed on SIGTERM")
         #expect(waitUntil { w.log.contains("The master closed the connection") })
-        #expect(waitUntil { w.log.contains("Could not connect to master. Trying again in") })
+        #expect(waitUntil { w.log.contains("Could not connect to master. Trying again in") }, "worker log:\n\(w.log)")
         let again = try Node(home: c.master.home)
         defer { again.stop() }
         #expect(waitUntil(15) { w.log.components(separatedBy: "Successfully connected to master.").count == 3 }, "worker log:\n\(w.log)")
