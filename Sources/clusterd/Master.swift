@@ -72,7 +72,9 @@ final class Master: Sendable {
         let session = MasterSession(master: self, ip: ip, channel: channel)
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let link = PeerLink(outbound: outbound, remote: "\(ip):\(port)", requestTimeout: ctx.options.timeoutClusterRequest) { message, link in
+                let log = ctx.log
+                let link = PeerLink(outbound: outbound, remote: "\(ip):\(port)", requestTimeout: ctx.options.timeoutClusterRequest,
+                                    home: ctx.home, logger: { level, text in log.log(level, tag: session.tag, subtag: "Main", text) }) { message, link in
                     await session.handle(message, link: link)
                 }
                 await session.attach(link)

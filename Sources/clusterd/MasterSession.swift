@@ -1,6 +1,7 @@
 import Common
 import Foundation
 import NIOCore
+import Synchronization
 
 /// One worker connection on the master: its `hello` state and the requests the master answers.
 actor MasterSession {
@@ -8,8 +9,13 @@ actor MasterSession {
     let ip: String
     let channel: Channel
     private var link: PeerLink?
-    private var name: String?
+    private var name: String? {
+        didSet { tagBox.withLock { $0 = name.map { "Worker \($0)" } ?? "Worker" } }
+    }
     private var registeredName: String?
+    private let tagBox = Mutex("Worker")
+    /// The log tag: `Worker` before `hello`, `Worker <name>` after.
+    nonisolated var tag: String { tagBox.withLock { $0 } }
 
     init(master: Master, ip: String, channel: Channel) {
         self.master = master
@@ -18,7 +24,6 @@ actor MasterSession {
     }
 
     private var ctx: NodeContext { master.ctx }
-    private var tag: String { name.map { "Worker \($0)" } ?? "Worker" }
 
     func attach(_ link: PeerLink) { self.link = link }
 

@@ -64,7 +64,9 @@ final class Worker: Sendable {
             }
         let channel = connection.channel
         try await connection.executeThenClose { inbound, outbound in
-            let link = PeerLink(outbound: outbound, remote: "master", requestTimeout: ctx.options.timeoutClusterRequest) { message, _ in
+            let log = ctx.log, tag = self.tag
+            let link = PeerLink(outbound: outbound, remote: "master", requestTimeout: ctx.options.timeoutClusterRequest,
+                                home: ctx.home, logger: { level, text in log.log(level, tag: tag, subtag: "Main", text) }) { message, _ in
                 await self.handle(message)
             }
             try await withThrowingDiscardingTaskGroup { group in

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOCore
 
@@ -110,6 +111,12 @@ public actor PeerLink {
     private var closed = false
     /// Long strings received with `new_str`/`str_upd` (PROTOCOL.md §4.1), by string ID.
     private var strings: [String: LongString] = [:]
+    /// Files being received (nil: this link refuses file transfers, as the local socket does).
+    private var files: FileReceiver?
+    /// Task IDs the peer asked to cancel (`cancel_task`); a file sender checks them between chunks.
+    private var interruptedTasks: Set<String> = []
+    private let home: String?
+    private let logger: @Sendable (LogLevel, String) -> Void
     public let remote: String
 
     struct LongString {
@@ -117,11 +124,18 @@ public actor PeerLink {
         var filled: Int
     }
 
-    public init(outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>, remote: String, requestTimeout: Double, handler: @escaping Handler) {
+    /// `home`: the node home for file transfers (nil refuses them). `logger` receives the link's own
+    /// log lines (cancelled tasks), tagged by the caller.
+    public init(outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>, remote: String, requestTimeout: Double,
+                home: String? = nil, logger: @escaping @Sendable (LogLevel, String) -> Void = { _, _ in },
+                handler: @escaping Handler) {
         self.outbound = outbound
         self.remote = remote
         self.requestTimeout = requestTimeout
         self.handler = handler
+        self.home = home
+        self.files = home.map(FileReceiver.init(home:))
+        self.logger = logger
     }
 
     public func setHandler(_ handler: @escaping Handler) { self.handler = handler }
@@ -175,6 +189,9 @@ public actor PeerLink {
             case "str_upd": reply = updateString(message.payload)
             case "err_str": reply = errString(message.payload)
             case "echo": reply = .ok(message.payload)
+            case "new_file" where files != nil, "file_upd" where files != nil, "file_end" where files != nil:
+                reply = fileCommand(message)
+            case "cancel_task": reply = cancelTask(message.payload)
             default: reply = await handler(message, self)
             }
             if case .reply(let command, let payload) = reply {
@@ -188,6 +205,7 @@ public actor PeerLink {
         closed = true
         for waiter in table.drain() { waiter.resume(throwing: LinkError.closed) }
         strings.removeAll()
+        files?.abandonAll()
     }
 
     // MARK: long strings
@@ -246,5 +264,79 @@ public actor PeerLink {
             offset = end
         } while offset < data.count
         return id
+    }
+
+    // MARK: files
+
+    private func fileCommand(_ message: WireMessage) -> Reply {
+        let payload = message.payload
+        let space = payload.firstIndex(of: 0x20)
+        let relpath = String(decoding: payload[..<(space ?? payload.count)], as: UTF8.self)
+        let rest = space.map { payload[($0 + 1)...] } ?? []
+        do {
+            switch message.name {
+            case "new_file":
+                try files!.start(relpath)
+                return .reply(command: "ok ", payload: Array("Ready to receive new file".utf8))
+            case "file_upd":
+                try files!.update(relpath, rest)
+                return .ok("File updated")
+            default:
+                try files!.finish(relpath, digest: rest)
+                return .ok("File received correctly")
+            }
+        } catch FileReceiver.Failure.notAllowed {
+            logger(.error, "Refused a file outside queue/cluster: '\(relpath)'")
+            return .errText("Write path not allowed")
+        } catch FileReceiver.Failure.checksumMismatch {
+            return .errText("File wasn't correctly received. Checksums aren't equal.")
+        } catch FileReceiver.Failure.unknownFile(let p) {
+            return .err(.internal(1000, "'\(p)'"))
+        } catch {
+            return .err(.internal(1000, "\(error)"))
+        }
+    }
+
+    private func cancelTask(_ payload: [UInt8]) -> Reply {
+        let space = payload.firstIndex(of: 0x20) ?? payload.count
+        let taskID = String(decoding: payload[..<space], as: UTF8.self)
+        let errorText = space < payload.count ? WazuhException.parse(payload: Array(payload[(space + 1)...])).description : ""
+        if taskID != "None" && !taskID.isEmpty {
+            interruptedTasks.insert(taskID)
+            logger(.error, "The task was canceled due to the following error on the remote node: \(errorText)")
+        } else {
+            logger(.error, "The task was requested to be canceled but no task_id was received: \(errorText)")
+        }
+        return .ok("Request received correctly")
+    }
+
+    public func wasInterrupted(_ taskID: String) -> Bool { interruptedTasks.contains(taskID) }
+
+    /// Sends the file at `path` (inside the node home) with `new_file` / `file_upd` / `file_end`.
+    /// Stops sending chunks when the peer cancels `taskID`. Returns the bytes sent and whether it was cancelled.
+    @discardableResult
+    public func sendFile(_ path: String, taskID: String? = nil) async throws -> (bytes: Int, cancelled: Bool) {
+        guard let home else { throw WazuhException.cluster(3034, path) }
+        let root = (home as NSString).standardizingPath
+        guard path.hasPrefix(root + "/"), let input = FileHandle(forReadingAtPath: path) else {
+            throw WazuhException.cluster(3034, path)
+        }
+        defer { try? input.close() }
+        let relpath = Array(String(path.dropFirst(root.count)).utf8)
+        _ = try await request("new_file", relpath)
+        let chunkSize = WireLimits.requestChunk - relpath.count - 1
+        var hash = SHA256()
+        var sent = 0
+        var cancelled = false
+        while true {
+            let chunk = [UInt8](try input.read(upToCount: chunkSize) ?? Data())
+            if chunk.isEmpty { break }
+            _ = try await request("file_upd", relpath + [0x20] + chunk)
+            hash.update(data: chunk)
+            sent += chunk.count
+            if let taskID, interruptedTasks.contains(taskID) { cancelled = true; break }
+        }
+        _ = try await request("file_end", relpath + [0x20] + Array(hash.finalize()))
+        return (sent, cancelled)
     }
 }

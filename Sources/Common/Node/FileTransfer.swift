@@ -1,0 +1,60 @@
+import Crypto
+import Foundation
+
+/// Receiving side of the file transfer (`new_file` / `file_upd` / `file_end`, PROTOCOL.md §4.2).
+/// Paths arrive relative to the node home with a leading `/`; only targets under `queue/cluster/` are
+/// written (4.14.3 hardening), and the SHA-256 of the bytes received is checked at the end.
+struct FileReceiver {
+    let home: String
+    private var open: [String: (handle: FileHandle, hash: SHA256, path: String)] = [:]
+
+    init(home: String) { self.home = home }
+
+    enum Failure: Error, Equatable {
+        case notAllowed
+        case unknownFile(String)
+        case io(String)
+        case checksumMismatch
+    }
+
+    /// Resolves `relpath` under the home and checks it stays inside `queue/cluster/`.
+    func target(_ relpath: String) throws(Failure) -> String {
+        let root = (home as NSString).standardizingPath + "/queue/cluster/"
+        let parts = relpath.split(separator: "/", omittingEmptySubsequences: true)
+        guard !parts.isEmpty, !parts.contains(where: { $0 == ".." || $0 == "." }) else { throw .notAllowed }
+        let full = (home as NSString).standardizingPath + "/" + parts.joined(separator: "/")
+        guard full.hasPrefix(root), full.count > root.count else { throw .notAllowed }
+        // The directory must already exist (as in 4.8.1) and must not lead elsewhere through a symlink.
+        let dir = (full as NSString).deletingLastPathComponent
+        let resolvedDir = (dir as NSString).resolvingSymlinksInPath
+        let resolvedRoot = ((root as NSString).resolvingSymlinksInPath as NSString).standardizingPath
+        guard resolvedDir == resolvedRoot || resolvedDir.hasPrefix(resolvedRoot + "/") else { throw .notAllowed }
+        return full
+    }
+
+    mutating func start(_ relpath: String) throws(Failure) {
+        let path = try target(relpath)
+        if let existing = open.removeValue(forKey: relpath) { try? existing.handle.close() }
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640]),
+              let handle = FileHandle(forWritingAtPath: path) else { throw .io("cannot create \(path)") }
+        open[relpath] = (handle, SHA256(), path)
+    }
+
+    mutating func update(_ relpath: String, _ bytes: ArraySlice<UInt8>) throws(Failure) {
+        guard var entry = open[relpath] else { throw .unknownFile(relpath) }
+        do { try entry.handle.write(contentsOf: bytes) } catch { throw .io("\(error)") }
+        entry.hash.update(data: bytes)
+        open[relpath] = entry
+    }
+
+    mutating func finish(_ relpath: String, digest: ArraySlice<UInt8>) throws(Failure) {
+        guard let entry = open.removeValue(forKey: relpath) else { throw .unknownFile(relpath) }
+        try? entry.handle.close()
+        guard Array(entry.hash.finalize()) == Array(digest) else { throw .checksumMismatch }
+    }
+
+    mutating func abandonAll() {
+        for (_, e) in open { try? e.handle.close() }
+        open.removeAll()
+    }
+}
