@@ -69,6 +69,11 @@ let package = Package(
             dependencies: ["Common"],
             path: "Benchmarks/wire-bench"
         ),
+        .executableTarget(
+            name: "link-sim",
+            dependencies: ["Common"],
+            path: "Benchmarks/link-sim"
+        ),
         .testTarget(
             name: "CommonTests",
             dependencies: [
