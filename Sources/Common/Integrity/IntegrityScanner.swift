@@ -36,6 +36,34 @@ public struct IntegrityScanner: Sendable {
     /// (files no longer present drop out of it).
     public func scan(cache: inout HashCache, progress: ScanProgress? = nil) -> IntegrityScan {
         let (files, walkIssues) = walker.walk()
+        return hash(files, issues: walkIssues, cache: &cache, progress: progress)
+    }
+
+    /// Metadata of chosen files only (e.g. to pack them), each held to the cluster item rules.
+    public func scan(paths: [String]) throws(ScanSelectionError) -> IntegrityScan {
+        var files: [WalkedFile] = []
+        var issues: [ScanIssue] = []
+        for path in paths {
+            let item: ClusterItem
+            switch walker.items.owner(of: path) {
+            case .success(let owner): item = owner
+            case .failure(let problem): throw ScanSelectionError(path: path, problem: problem)
+            }
+            var st = stat()
+            if stat(walker.home + "/" + path, &st) != 0 {
+                let e = errno
+                issues.append(ScanIssue(path: path, kind: e == ENOENT ? .vanished : .unreadable,
+                                        reason: String(cString: strerror(e))))
+                continue
+            }
+            files.append(WalkedFile(path: path, itemKey: item.key, stamp: IntegrityWalker.stamp(st)))
+        }
+        var cache = HashCache()
+        return hash(files, issues: issues, cache: &cache, progress: nil)
+    }
+
+    private func hash(_ files: [WalkedFile], issues walkIssues: [ScanIssue], cache: inout HashCache,
+                      progress: ScanProgress?) -> IntegrityScan {
         var hashes = [String?](repeating: nil, count: files.count)
         var toHash: [Int] = []
         for (i, file) in files.enumerated() {
@@ -111,4 +139,11 @@ public struct IntegrityScanner: Sendable {
 private struct SharedOutput<T>: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<T>
     init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
+}
+
+/// A path given to `scan(paths:)` that is not an integrity file.
+public struct ScanSelectionError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var path: String
+    public var problem: ItemPathProblem
+    public var description: String { "\(path): \(problem)" }
 }
