@@ -22,6 +22,19 @@ public final class FileHasher {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
         if fd < 0 { throw SystemCallError("open", path: path, errno: errno) }
         defer { close(fd) }
+        return try hash(fd: fd, path: path)
+    }
+
+    /// The same for `name` inside an open directory: one path component for the kernel to resolve.
+    /// `path` only names the file in errors.
+    public func hashFile(in directory: Int32, name: String, path: String) throws(SystemCallError) -> String {
+        let fd = openat(directory, name, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        if fd < 0 { throw SystemCallError("open", path: path, errno: errno) }
+        defer { close(fd) }
+        return try hash(fd: fd, path: path)
+    }
+
+    private func hash(fd: Int32, path: String) throws(SystemCallError) -> String {
         hasher.reset()
         while true {
             let n = read(fd, buffer.baseAddress, buffer.count)

@@ -6,6 +6,11 @@ public struct IntegrityMetadata: Equatable, Sendable, Sequence {
 
     public init() {}
 
+    public init(minimumCapacity: Int) {
+        paths.reserveCapacity(minimumCapacity)
+        entries.reserveCapacity(minimumCapacity)
+    }
+
     public init(_ pairs: [(String, FileMetadata)]) {
         for (path, metadata) in pairs { self[path] = metadata }
     }

@@ -17,12 +17,13 @@ public struct IntegrityScan: Sendable {
     public var reusedCount: Int
 }
 
-/// `get_files_status` (PROTOCOL.md §5.1–§5.2): walks a home, hashes what changed since the last scan on
-/// all cores, and builds the metadata. There is no GIL here, so the hashing is spread over a thread per
-/// core; the walk stays on the calling thread because it is cheap next to reading the files.
+/// `get_files_status` (PROTOCOL.md §5.1–§5.2): walks a home, hashes what changed since the last scan,
+/// and builds the metadata. There is no GIL here, so after the walk has listed the candidate names, the
+/// `stat`, cache check and hashing of each directory's files run on all cores; a rescan of unchanged
+/// files is then mostly parallel `fstatat` calls.
 public struct IntegrityScanner: Sendable {
     public var walker: IntegrityWalker
-    /// Threads used for hashing.
+    /// Threads used for stat and hashing.
     public var concurrency: Int
 
     public init(home: String, items: ClusterItems = .wazuh481, concurrency: Int? = nil) {
@@ -35,107 +36,163 @@ public struct IntegrityScanner: Sendable {
     /// Scans the home; `cache` supplies hashes of unchanged files and is replaced by this scan's hashes
     /// (files no longer present drop out of it).
     public func scan(cache: inout HashCache, progress: ScanProgress? = nil) -> IntegrityScan {
-        let (files, walkIssues) = walker.walk()
-        return hash(files, issues: walkIssues, cache: &cache, progress: progress)
+        let (batches, issues) = walker.walk()
+        return process(batches, issues: issues, cache: &cache, strict: false, progress: progress)
     }
 
-    /// Metadata of chosen files only (e.g. to pack them), each held to the cluster item rules.
+    /// Metadata of chosen files only (e.g. to pack them), each held to the cluster item rules; a path
+    /// that is not a regular file is reported as an issue.
     public func scan(paths: [String]) throws(ScanSelectionError) -> IntegrityScan {
-        var files: [WalkedFile] = []
-        var issues: [ScanIssue] = []
+        var batches: [WalkBatch] = []
         for path in paths {
             let item: ClusterItem
             switch walker.items.owner(of: path) {
             case .success(let owner): item = owner
             case .failure(let problem): throw ScanSelectionError(path: path, problem: problem)
             }
-            var st = stat()
-            if stat(walker.home + "/" + path, &st) != 0 {
-                let e = errno
-                issues.append(ScanIssue(path: path, kind: e == ENOENT ? .vanished : .unreadable,
-                                        reason: String(cString: strerror(e))))
-                continue
+            let slash = path.lastIndex(of: "/")!  // every item path has a directory part
+            let directory = String(path[..<slash]), name = String(path[path.index(after: slash)...])
+            if let last = batches.last, last.directory == directory, last.itemKey == item.key {
+                batches[batches.count - 1].names.append(name)
+            } else {
+                batches.append(WalkBatch(directory: directory, itemKey: item.key, names: [name]))
             }
-            files.append(WalkedFile(path: path, itemKey: item.key, stamp: IntegrityWalker.stamp(st)))
         }
         var cache = HashCache()
-        return hash(files, issues: issues, cache: &cache, progress: nil)
+        return process(batches, issues: [], cache: &cache, strict: true, progress: nil)
     }
 
-    private func hash(_ files: [WalkedFile], issues walkIssues: [ScanIssue], cache: inout HashCache,
-                      progress: ScanProgress?) -> IntegrityScan {
-        var hashes = [String?](repeating: nil, count: files.count)
-        var toHash: [Int] = []
-        for (i, file) in files.enumerated() {
-            if let h = cache.hash(for: file.path, stamp: file.stamp) { hashes[i] = h } else { toHash.append(i) }
-        }
-        progress?.start(total: toHash.count)
-        let outcomes = hashInParallel(files: files, indices: toHash, progress: progress)
+    /// One unit of parallel work: a slice of a directory's names.
+    private struct Unit {
+        var batch: Int
+        var range: Range<Int>
+    }
 
-        var issues = walkIssues
-        var newCache = HashCache()
-        newCache.reserveCapacity(files.count)
+    /// What one unit found: files with their hash, or nil hash when it could not be read.
+    private struct UnitResult {
+        var files: [(file: WalkedFile, hash: String?, merged: Bool)] = []
+        var issues: [ScanIssue] = []
         var hashed = 0
-        for (k, i) in toHash.enumerated() {
-            switch outcomes[k] {
-            case .success(let h): hashes[i] = h; hashed += 1
-            case .failure(let e):
-                let kind: ScanIssue.Kind = e.errno == ENOENT ? .vanished : .unreadable
-                issues.append(ScanIssue(path: files[i].path, kind: kind, reason: e.reason))
+        var reused = 0
+    }
+
+    private func process(_ batches: [WalkBatch], issues walkIssues: [ScanIssue], cache: inout HashCache,
+                         strict: Bool, progress: ScanProgress?) -> IntegrityScan {
+        // Large directories are cut so one of them cannot keep a single thread busy while others idle.
+        var units: [Unit] = []
+        var total = 0
+        for (b, batch) in batches.enumerated() {
+            total += batch.names.count
+            for start in stride(from: 0, to: batch.names.count, by: 256) {
+                units.append(Unit(batch: b, range: start..<min(start + 256, batch.names.count)))
             }
         }
-        var metadata = IntegrityMetadata()
-        for (i, file) in files.enumerated() {
-            guard let hash = hashes[i] else { continue }
-            newCache.store(hash, for: file.path, stamp: file.stamp)
-            metadata[file.path] = makeMetadata(file, hash: hash)
+        progress?.start(total: total)
+        let previous = cache, home = walker.home, allUnits = units
+        let results = UnsafeMutableBufferPointer<UnitResult>.allocate(capacity: units.count)
+        results.initialize(repeating: UnitResult())
+        defer { results.deinitialize(); results.deallocate() }
+        let output = SharedOutput(results)
+        let work: @Sendable (Int) -> Void = { u in
+            let unit = allUnits[u], batch = batches[unit.batch]
+            output.buffer[u] = Self.run(unit, batch, home: home, cache: previous, strict: strict)
+            progress?.add(unit.range.count)
+        }
+        if concurrency == 1 || units.count < 2 {
+            for u in units.indices { work(u) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: units.count, execute: work)
+        }
+
+        var metadata = IntegrityMetadata(minimumCapacity: total)
+        var newCache = HashCache()
+        newCache.reserveCapacity(total)
+        var issues = walkIssues
+        var hashed = 0, reused = 0
+        for result in results {
+            issues += result.issues
+            hashed += result.hashed
+            for (file, hash, merged) in result.files {
+                guard let hash else { continue }
+                newCache.store(hash, for: file.path, stamp: file.stamp)
+                // An overlapping later item takes a file over, as the Python dict update did.
+                metadata[file.path] = makeMetadata(file, hash: hash, merged: merged)
+            }
+            reused += result.reused
         }
         cache = newCache
-        return IntegrityScan(metadata: metadata, issues: issues, hashedCount: hashed,
-                             reusedCount: files.count - toHash.count)
+        return IntegrityScan(metadata: metadata, issues: issues, hashedCount: hashed, reusedCount: reused)
     }
 
-    private func makeMetadata(_ file: WalkedFile, hash: String) -> FileMetadata {
+    /// stat, cache check and hash for one unit, inside its directory (one path component per call).
+    private static func run(_ unit: Unit, _ batch: WalkBatch, home: String, cache: HashCache, strict: Bool) -> UnitResult {
+        var result = UnitResult()
+        let dirfd = open(home + "/" + batch.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirfd < 0 {
+            let e = errno
+            if strict {
+                for name in batch.names[unit.range] { result.issues.append(ScanIssue(path: batch.directory + "/" + name, errno: e)) }
+            } else if unit.range.lowerBound == 0 {
+                result.issues.append(ScanIssue(path: batch.directory + "/", errno: e))
+            }
+            return result
+        }
+        defer { close(dirfd) }
+        var hasher: FileHasher?
+        for name in batch.names[unit.range] {
+            let path = batch.directory + "/" + name
+            var st = stat()
+            if fstatat(dirfd, name, &st, 0) != 0 {
+                result.issues.append(ScanIssue(path: path, errno: errno))
+                continue
+            }
+            guard (st.st_mode & S_IFMT) == S_IFREG else {
+                // A link to a directory (never entered) or to a device; named files must be files.
+                if strict { result.issues.append(ScanIssue(path: path, kind: .unreadable, reason: "not a regular file")) }
+                continue
+            }
+            let file = WalkedFile(path: path, itemKey: batch.itemKey, stamp: IntegrityWalker.stamp(st))
+            let merged = isMergedName(name)
+            if let h = cache.hash(for: path, stamp: file.stamp) {
+                result.files.append((file, h, merged))
+                result.reused += 1
+                continue
+            }
+            if hasher == nil { hasher = FileHasher() }
+            do throws(SystemCallError) {
+                let h = try hasher!.hashFile(in: dirfd, name: name, path: path)
+                result.files.append((file, h, merged))
+                result.hashed += 1
+            } catch {
+                result.files.append((file, nil, merged))
+                result.issues.append(ScanIssue(path: path, errno: error.errno))
+            }
+        }
+        return result
+    }
+
+    /// §5.2: `merged` is a substring test for ".merged" on the basename (bytes, not Foundation's search).
+    static func isMergedName(_ name: String) -> Bool {
+        let needle = Array(".merged".utf8)
+        let bytes = Array(name.utf8)
+        guard bytes.count >= needle.count else { return false }
+        for start in 0...(bytes.count - needle.count) where bytes[start] == 0x2E {
+            if bytes[start..<start + needle.count].elementsEqual(needle) { return true }
+        }
+        return false
+    }
+
+    private func makeMetadata(_ file: WalkedFile, hash: String, merged: Bool) -> FileMetadata {
         let modTime = FileMetadata.modTime(seconds: file.stamp.modSeconds, nanoseconds: file.stamp.modNanoseconds)
-        // §5.2: "merged" is a substring test on the basename; the merge name is the absolute path.
-        if RelativePath.basename(file.path).contains(".merged") {
+        if merged {
             return FileMetadata(modTime: modTime, clusterItemKey: file.itemKey, merged: true, mergeType: "TYPE",
                                 mergeName: walker.home + "/" + file.path, hash: hash)
         }
         return FileMetadata(modTime: modTime, clusterItemKey: file.itemKey, hash: hash)
     }
-
-    /// Hashes `files[indices]`, returning one outcome per index, in order. Work is cut into more chunks
-    /// than threads so a thread that drew large files does not hold the others up.
-    private func hashInParallel(files: [WalkedFile], indices: [Int],
-                                progress: ScanProgress?) -> [Result<String, SystemCallError>] {
-        let n = indices.count
-        guard n > 0 else { return [] }
-        let results = UnsafeMutableBufferPointer<Result<String, SystemCallError>>.allocate(capacity: n)
-        results.initialize(repeating: .success(""))
-        defer { results.deinitialize(); results.deallocate() }
-        let chunks = min(n, concurrency == 1 ? 1 : concurrency * 8)
-        let shared = SharedOutput(results)
-        let home = walker.home
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let start = n * chunk / chunks
-            let end = n * (chunk + 1) / chunks
-            let hasher = FileHasher()
-            for k in start..<end {
-                let path = home + "/" + files[indices[k]].path
-                do throws(SystemCallError) {
-                    shared.buffer[k] = .success(try hasher.hashFile(atPath: path))
-                } catch {
-                    shared.buffer[k] = .failure(error)
-                }
-            }
-            progress?.add(end - start)
-        }
-        return Array(results)
-    }
 }
 
-/// Lets the hashing threads write their own, disjoint slots of one result buffer.
+/// Lets the worker threads write their own, disjoint slots of one result buffer.
 private struct SharedOutput<T>: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<T>
     init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }

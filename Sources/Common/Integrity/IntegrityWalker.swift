@@ -4,12 +4,21 @@ import Glibc
 import Darwin
 #endif
 
-/// A file the walk selected, with the `stat` facts the cache and the metadata need.
+/// A file the scan selected, with the `stat` facts the cache and the metadata need.
 public struct WalkedFile: Sendable {
     /// Path relative to the home, no leading slash: the metadata key.
     public var path: String
     public var itemKey: String
     public var stamp: HashCache.Stamp
+}
+
+/// The names one directory contributes, in order, after the name rules; `stat` and hashing come later,
+/// in parallel (`IntegrityScanner`).
+public struct WalkBatch: Sendable {
+    /// Directory relative to the home, no trailing slash, e.g. `etc/shared/default`.
+    public var directory: String
+    public var itemKey: String
+    public var names: [String]
 }
 
 /// A problem with one file or directory that does not stop the scan (§5.1: errors are collected and the
@@ -31,6 +40,10 @@ public struct ScanIssue: Equatable, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
+    init(path: String, errno e: Int32) {
+        self.init(path: path, kind: e == ENOENT ? .vanished : .unreadable, reason: String(cString: strerror(e)))
+    }
+
     public var description: String {
         switch kind {
         case .vanished: return "\(path) was deleted during the scan: \(reason)"
@@ -42,9 +55,11 @@ public struct ScanIssue: Equatable, Sendable, CustomStringConvertible {
 /// Lists a node home's integrity files under the rules of PROTOCOL.md §5.1: each item's directory top
 /// down (files of a directory before its subdirectories, names sorted so two scans agree), the top
 /// directory only for non-recursive items, basename matching and exclusions, and nothing at all for a
-/// missing directory. Symbolic links to files count as the file (Python's walk and `open` follow them);
-/// links to directories are not entered (`os.walk` does not follow them), and devices, FIFOs and sockets
-/// are skipped rather than read.
+/// missing directory. The walk only reads directories (`d_type` says what an entry is without a `stat`);
+/// which names survive is decided here, their `stat` later. Symbolic links are passed on as candidates:
+/// a link to a file counts as the file (Python's walk and `open` follow it), a link to a directory is
+/// dropped later and never entered (`os.walk` does not follow it). Devices, FIFOs and sockets are
+/// skipped rather than read.
 public struct IntegrityWalker: Sendable {
     public var home: String
     public var items: ClusterItems
@@ -54,70 +69,65 @@ public struct IntegrityWalker: Sendable {
         self.items = items
     }
 
-    public func walk() -> (files: [WalkedFile], issues: [ScanIssue]) {
-        var files: [WalkedFile] = []
+    public func walk() -> (batches: [WalkBatch], issues: [ScanIssue]) {
+        var batches: [WalkBatch] = []
         var issues: [ScanIssue] = []
-        var index: [String: Int] = [:]
         for item in items.items {
-            let top = String(item.key.dropLast())  // "etc/shared"
-            walkDirectory(relative: top, item: item, isTop: true) { file in
-                // An overlapping later item takes the file over, as the Python dict update did.
-                if let i = index[file.path] { files[i] = file } else { index[file.path] = files.count; files.append(file) }
-            } issue: { issues.append($0) }
+            walkDirectory(String(item.key.dropLast()), item: item, isTop: true, batches: &batches, issues: &issues)
         }
-        return (files, issues)
+        return (batches, issues)
     }
 
-    private func walkDirectory(relative: String, item: ClusterItem, isTop: Bool,
-                               found: (WalkedFile) -> Void, issue: (ScanIssue) -> Void) {
-        let absolute = home + "/" + relative
-        guard let dir = opendir(absolute) else {
+    // d_type values (dirent.h); Glibc's enum does not import as usable constants on every platform.
+    private static let typeUnknown: UInt8 = 0, typeDirectory: UInt8 = 4, typeRegular: UInt8 = 8, typeLink: UInt8 = 10
+
+    private func walkDirectory(_ relative: String, item: ClusterItem, isTop: Bool,
+                               batches: inout [WalkBatch], issues: inout [ScanIssue]) {
+        guard let dir = opendir(home + "/" + relative) else {
             let e = errno
             // A missing item directory is normal (e.g. no var/multigroups yet): no files, no error.
             if isTop && (e == ENOENT || e == ENOTDIR) { return }
-            issue(ScanIssue(path: relative + "/", kind: e == ENOENT ? .vanished : .unreadable,
-                            reason: String(cString: strerror(e))))
+            issues.append(ScanIssue(path: relative + "/", errno: e))
             return
         }
-        defer { closedir(dir) }
+        var files: [String] = []
+        var subdirectories: [String] = []
         let fd = dirfd(dir)
-        var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: &entry.pointee.d_name) {
                 String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
             }
             if name == "." || name == ".." { continue }
-            names.append(name)
-        }
-        names.sort()
-        var subdirectories: [String] = []
-        for name in names {
-            let path = relative + "/" + name
-            var st = stat()
-            if fstatat(fd, name, &st, 0) != 0 {
-                let e = errno
-                issue(ScanIssue(path: path, kind: e == ENOENT ? .vanished : .unreadable,
-                                reason: String(cString: strerror(e))))
-                continue
+            var type = entry.pointee.d_type
+            if type == Self.typeUnknown {
+                // Some file systems do not fill d_type; ask without following links.
+                var st = stat()
+                guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: type = Self.typeDirectory
+                case S_IFREG: type = Self.typeRegular
+                case S_IFLNK: type = Self.typeLink
+                default: continue
+                }
             }
-            switch st.st_mode & S_IFMT {
-            case S_IFDIR:
-                if item.recursive && !isSymlink(fd: fd, name: name) { subdirectories.append(path) }
-            case S_IFREG:
-                guard !items.isExcluded(basename: name), item.accepts(basename: name) else { continue }
-                found(WalkedFile(path: path, itemKey: item.key, stamp: Self.stamp(st)))
+            switch type {
+            case Self.typeDirectory:
+                if item.recursive { subdirectories.append(name) }
+            case Self.typeRegular, Self.typeLink:
+                if !items.isExcluded(basename: name) && item.accepts(basename: name) { files.append(name) }
             default:
                 continue
             }
         }
-        for sub in subdirectories {
-            walkDirectory(relative: sub, item: item, isTop: false, found: found, issue: issue)
+        closedir(dir)
+        if !files.isEmpty {
+            files.sort()
+            batches.append(WalkBatch(directory: relative, itemKey: item.key, names: files))
         }
-    }
-
-    private func isSymlink(fd: Int32, name: String) -> Bool {
-        var st = stat()
-        return fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+        subdirectories.sort()
+        for sub in subdirectories {
+            walkDirectory(relative + "/" + sub, item: item, isTop: false, batches: &batches, issues: &issues)
+        }
     }
 
     static func stamp(_ st: stat) -> HashCache.Stamp {
