@@ -52,6 +52,7 @@ struct PackCommand: ParsableCommand {
     }
 
     func run() throws {
+        try requireDirectory(home)
         let clusterItems = try items.load()
         let writer = PackageWriter(format: format, home: home, items: clusterItems, limit: maxSize, compressLevel: level)
         let scanner = IntegrityScanner(home: home, items: clusterItems)

@@ -26,13 +26,18 @@ struct ScanCommand: ParsableCommand {
     @Flag(name: .long, help: ArgumentHelp("Print each scan's duration on stderr (benchmarking).", visibility: .hidden))
     var timing = false
 
+    @Option(name: .long, help: ArgumentHelp("Threads for stat and hashing (default: one per CPU).", visibility: .hidden))
+    var threads: Int?
+
     func validate() throws {
         if json && jsonl { throw ValidationError("--json and --jsonl are exclusive") }
         if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
-        let scanner = IntegrityScanner(home: home, items: try items.load())
+        try requireDirectory(home)
+        let scanner = IntegrityScanner(home: home, items: try items.load(), concurrency: threads)
         var cache = HashCache()
         var result: IntegrityScan?
         for round in 1...`repeat` {

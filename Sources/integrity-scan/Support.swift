@@ -70,3 +70,10 @@ func loadNodeMetadata(_ path: String, items: ClusterItems, maxSize: Int) throws 
     }
     return metadata
 }
+
+/// A mistyped --home would otherwise scan as an empty node; missing item directories inside it are fine.
+func requireDirectory(_ path: String) throws {
+    var st = stat()
+    guard stat(path, &st) == 0 else { throw ToolError(SystemCallError("home", path: path, errno: errno).description) }
+    guard (st.st_mode & S_IFMT) == S_IFDIR else { throw ToolError("home \(path) is not a directory") }
+}
