@@ -121,14 +121,17 @@ public struct IntegrityWalker: Sendable {
         }
         closedir(dir)
         if !files.isEmpty {
-            files.sort()
+            files.sort(by: Self.byteOrder)
             batches.append(WalkBatch(directory: relative, itemKey: item.key, names: files))
         }
-        subdirectories.sort()
+        subdirectories.sort(by: Self.byteOrder)
         for sub in subdirectories {
             walkDirectory(relative + "/" + sub, item: item, isTop: false, batches: &batches, issues: &issues)
         }
     }
+
+    /// Byte order, not String's Unicode-aware order: the same on every platform and locale.
+    private static func byteOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
     static func stamp(_ st: stat) -> HashCache.Stamp {
         #if canImport(Darwin)
