@@ -6,13 +6,14 @@ import Glibc
 import Darwin
 #endif
 
-/// "hashed N/M files" on stderr while a scan runs, only when stderr is a terminal and only once the scan
+/// "checked N/M files" on stderr while a scan runs, only when stderr is a terminal and only once the scan
 /// has lasted half a second, so pipelines, logs and quick scans stay quiet.
 final class ProgressLine: @unchecked Sendable {
     private let progress: ScanProgress
     private let queue = DispatchQueue(label: "integrity-scan.progress")
     private var timer: DispatchSourceTimer?
-    private var drawn = false  // only touched on `queue`
+    private var drawn = false      // only touched on `queue`
+    private var lastDone = -1
 
     init?(progress: ScanProgress) {
         guard isatty(STDERR_FILENO) == 1 else { return nil }
@@ -24,8 +25,9 @@ final class ProgressLine: @unchecked Sendable {
         t.schedule(deadline: .now() + .milliseconds(500), repeating: .milliseconds(100))
         t.setEventHandler { [self] in
             let (done, total) = progress.snapshot
-            guard total > 0 else { return }
-            draw("\rintegrity-scan: hashed \(done)/\(total) files (\(done * 100 / total)%)\u{1B}[K")
+            guard total > 0, done != lastDone else { return }
+            lastDone = done
+            draw("\rintegrity-scan: checked \(done)/\(total) files (\(done * 100 / total)%)\u{1B}[K")
             drawn = true
         }
         timer = t

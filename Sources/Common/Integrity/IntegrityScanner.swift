@@ -95,8 +95,7 @@ public struct IntegrityScanner: Sendable {
         let output = SharedOutput(results)
         let work: @Sendable (Int) -> Void = { u in
             let unit = allUnits[u], batch = batches[unit.batch]
-            output.buffer[u] = Self.run(unit, batch, home: home, cache: previous, strict: strict)
-            progress?.add(unit.range.count)
+            output.buffer[u] = Self.run(unit, batch, home: home, cache: previous, strict: strict, progress: progress)
         }
         if concurrency == 1 || units.count < 2 {
             for u in units.indices { work(u) }
@@ -125,8 +124,10 @@ public struct IntegrityScanner: Sendable {
     }
 
     /// stat, cache check and hash for one unit, inside its directory (one path component per call).
-    private static func run(_ unit: Unit, _ batch: WalkBatch, home: String, cache: HashCache, strict: Bool) -> UnitResult {
+    private static func run(_ unit: Unit, _ batch: WalkBatch, home: String, cache: HashCache, strict: Bool,
+                            progress: ScanProgress?) -> UnitResult {
         var result = UnitResult()
+        defer { progress?.add(unit.range.count - result.hashed) }
         let dirfd = open(home + "/" + batch.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirfd < 0 {
             let e = errno
@@ -163,6 +164,7 @@ public struct IntegrityScanner: Sendable {
                 let h = try hasher!.hashFile(in: dirfd, name: name, path: path)
                 result.files.append((file, h, merged))
                 result.hashed += 1
+                progress?.add(1)
             } catch {
                 result.files.append((file, nil, merged))
                 result.issues.append(ScanIssue(path: path, errno: error.errno))
