@@ -1,0 +1,73 @@
+import CArchive
+
+/// Reads the entries of an in-memory zip archive with libarchive. Only the seekable zip reader is
+/// enabled: it reads the central directory, so an archive cut short is refused rather than read up to
+/// the last complete local entry, and CRCs are checked as entries are read.
+enum ZipArchiveReader {
+    struct Entry {
+        var path: String
+        var kind: Kind
+        enum Kind { case file, directory, other(String) }
+    }
+
+    /// Calls `body` for each entry header; `readData` reads that entry's content, refusing to produce
+    /// more than `limit` bytes.
+    static func forEachEntry(
+        _ bytes: [UInt8],
+        _ body: (Entry, _ readData: (_ limit: Int) throws(PackageError) -> [UInt8]) throws(PackageError) -> Void
+    ) throws(PackageError) {
+        guard let a = archive_read_new() else { throw .corrupt("archive_read_new failed") }
+        defer { archive_read_free(a) }
+        archive_read_support_format_zip_seekable(a)
+        let result: Result<Void, PackageError> = bytes.withUnsafeBytes { raw in
+            guard archive_read_open_memory(a, raw.baseAddress, raw.count) == ARCHIVE_OK else {
+                return .failure(failure(a, context: "zip archive"))
+            }
+            var entry: OpaquePointer?
+            while true {
+                let rc = archive_read_next_header(a, &entry)
+                if rc == ARCHIVE_EOF { return .success(()) }
+                guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
+                    return .failure(failure(a, context: "zip entry header"))
+                }
+                let path = (archive_entry_pathname_utf8(entry) ?? archive_entry_pathname(entry))
+                    .map { String(cString: $0) } ?? ""
+                let kind: Entry.Kind
+                if archive_entry_hardlink(entry) != nil {
+                    kind = .other("hard link")
+                } else {
+                    switch UInt32(archive_entry_filetype(entry)) {
+                    case ArchiveFileType.regular: kind = .file
+                    case ArchiveFileType.directory: kind = .directory
+                    case ArchiveFileType.symlink: kind = .other("symbolic link")
+                    default: kind = .other("special file")
+                    }
+                }
+                let readData = { (limit: Int) throws(PackageError) -> [UInt8] in
+                    try readEntryData(a, path: path, limit: limit)
+                }
+                do throws(PackageError) { try body(Entry(path: path, kind: kind), readData) } catch { return .failure(error) }
+            }
+        }
+        try result.get()
+    }
+
+    private static func readEntryData(_ a: OpaquePointer, path: String, limit: Int) throws(PackageError) -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+            if n == 0 { return out }
+            if n < 0 { throw failure(a, context: "entry '\(path)'") }
+            // Counted as it grows: the sizes in the headers are the sender's word and may lie.
+            if out.count + n > limit { throw .tooLarge(limit: limit) }
+            out.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    private static func failure(_ a: OpaquePointer, context: String) -> PackageError {
+        let message = archive_error_string(a).map { String(cString: $0) } ?? "unreadable"
+        if message.lowercased().contains("truncated") { return .truncated("\(context): \(message)") }
+        return .corrupt("\(context): \(message)")
+    }
+}

@@ -1,0 +1,108 @@
+import CArchive
+
+/// A zip archive built in memory with libarchive (deflate at a chosen level, UTF-8 names). It writes
+/// whatever it is given, links included, so tests can craft hostile archives with it; `PackageWriter`
+/// is the checked way to build a package.
+public final class ZipArchiveWriter {
+    public enum EntryKind: Sendable {
+        case file
+        case directory
+        case symlink(target: String)
+    }
+
+    private let archive: OpaquePointer
+    private let sink = ByteSink()
+    private var finished = false
+
+    /// Bytes emitted so far. Output is unblocked, so after `add` returns this includes that entry's
+    /// local header, data and descriptor (the central directory comes at `finish`).
+    public var bytesWritten: Int { sink.bytes.count }
+
+    public init(compressLevel: Int = IntegrityConstants.compressLevel) throws(PackageError) {
+        guard let a = archive_write_new() else { throw .archive("archive_write_new failed") }
+        archive = a
+        func check(_ rc: Int32, _ what: String) throws(PackageError) {
+            if rc != ARCHIVE_OK { throw .archive("\(what): \(Self.message(a))") }
+        }
+        do {
+            try check(archive_write_set_format_zip(a), "zip format")
+            try check(archive_write_zip_set_compression_deflate(a), "deflate")
+            try check(archive_write_set_format_option(a, "zip", "compression-level", String(compressLevel)), "compression level")
+            try check(archive_write_set_format_option(a, "zip", "hdrcharset", "UTF-8"), "header charset")
+            // No blocking or padding: the byte count after each entry is that entry's real size.
+            try check(archive_write_set_bytes_per_block(a, 0), "block size")
+            try check(archive_write_set_bytes_in_last_block(a, 1), "last block")
+            let context = Unmanaged.passUnretained(sink).toOpaque()
+            try check(archive_write_open2(a, context, nil, { _, context, buffer, length in
+                guard let context, let buffer else { return -1 }
+                let sink = Unmanaged<ByteSink>.fromOpaque(context).takeUnretainedValue()
+                sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: length))
+                return la_ssize_t(length)
+            }, nil, nil), "open")
+        } catch {
+            archive_write_free(a)
+            throw error
+        }
+    }
+
+    deinit { archive_write_free(archive) }
+
+    /// Adds one entry; `content` is the file data (ignored for directories and links).
+    public func add(path: String, content: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                    kind: EntryKind = .file, permissions: Int = 0o640, modTime: Int = 0) throws(PackageError) {
+        guard let entry = archive_entry_new() else { throw .archive("archive_entry_new failed") }
+        defer { archive_entry_free(entry) }
+        archive_entry_set_pathname_utf8(entry, path)
+        archive_entry_set_mtime(entry, time_t(modTime), 0)
+        switch kind {
+        case .file:
+            archive_entry_set_filetype(entry, ArchiveFileType.regular)
+            archive_entry_set_size(entry, la_int64_t(content.count))
+        case .directory:
+            archive_entry_set_filetype(entry, ArchiveFileType.directory)
+        case .symlink(let target):
+            archive_entry_set_filetype(entry, ArchiveFileType.symlink)
+            archive_entry_set_symlink_utf8(entry, target)
+        }
+        archive_entry_set_perm(entry, mode_t(permissions))
+        guard archive_write_header(archive, entry) == ARCHIVE_OK else {
+            throw .archive("entry '\(path)': \(Self.message(archive))")
+        }
+        if case .file = kind, let base = content.baseAddress {
+            var offset = 0
+            while offset < content.count {
+                let n = archive_write_data(archive, base + offset, content.count - offset)
+                guard n > 0 else { throw .archive("entry '\(path)': \(Self.message(archive))") }
+                offset += n
+            }
+        }
+        guard archive_write_finish_entry(archive) == ARCHIVE_OK else {
+            throw .archive("entry '\(path)': \(Self.message(archive))")
+        }
+    }
+
+    /// Writes the central directory and returns the archive bytes.
+    public func finish() throws(PackageError) -> [UInt8] {
+        if !finished {
+            finished = true
+            guard archive_write_close(archive) == ARCHIVE_OK else { throw .archive(Self.message(archive)) }
+        }
+        return sink.bytes
+    }
+
+    static func message(_ a: OpaquePointer) -> String {
+        archive_error_string(a).map { String(cString: $0) } ?? "unknown libarchive error"
+    }
+}
+
+/// Receives libarchive's output through the write callback.
+private final class ByteSink {
+    var bytes: [UInt8] = []
+}
+
+/// libarchive's `AE_IF*` file types; the C macros carry a cast, so Swift does not import them.
+enum ArchiveFileType {
+    static let regular: UInt32 = 0o100000
+    static let directory: UInt32 = 0o040000
+    static let symlink: UInt32 = 0o120000
+}
