@@ -78,11 +78,11 @@ import Testing
         // Ours → Python.
         let ours = f.encrypt(plain)
         let decrypted = try run("/usr/bin/env", ["python3", "-c", Self.script, "decrypt", fixtureKey], stdin: ours)
-        #expect(decrypted.status == 0, "python stderr: \(decrypted.err)")
-        #expect(decrypted.out == plain.map { String(format: "%02x", $0) }.joined())
+        #expect(decrypted.status == 0, "python stderr: \(decrypted.stderr)")
+        #expect(decrypted.stdoutText == plain.map { String(format: "%02x", $0) }.joined())
         // Python → ours.
         let theirs = try run("/usr/bin/env", ["python3", "-c", Self.script, "encrypt", fixtureKey], stdin: plain)
-        #expect(theirs.status == 0, "python stderr: \(theirs.err)")
-        #expect(try f.decrypt(Array(theirs.out.utf8)) == plain)
+        #expect(theirs.status == 0, "python stderr: \(theirs.stderr)")
+        #expect(try f.decrypt(Array(theirs.stdoutText.utf8)) == plain)
     }
 }

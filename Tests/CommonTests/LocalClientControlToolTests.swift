@@ -45,7 +45,8 @@ import Testing
 
     func runTool(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build cluster_control first: \(Self.binary)")
-        return try run(Self.binary, args, environment: ["PATH": "/usr/bin:/bin"])
+        let r = try run(Self.binary, args)
+        return (r.status, r.stdoutText, r.stderr)
     }
 
     /// Serves one `get_nodes` with the capture's reply and checks the request payload.

@@ -41,30 +41,3 @@ func randomBytes<G: RandomNumberGenerator>(_ n: Int, using g: inout G) -> [UInt8
     }
     return out
 }
-
-/// Runs a process and returns (exit status, stdout, stderr).
-@discardableResult
-func run(_ executable: String, _ args: [String], stdin: [UInt8]? = nil, environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = args
-    if let environment { p.environment = environment }
-    let outPipe = Pipe(), errPipe = Pipe()
-    p.standardOutput = outPipe
-    p.standardError = errPipe
-    let inPipe = Pipe()
-    p.standardInput = stdin == nil ? FileHandle.nullDevice : inPipe
-    try p.run()
-    if let stdin {
-        inPipe.fileHandleForWriting.write(Data(stdin))
-        try inPipe.fileHandleForWriting.close()
-    }
-    // Read both pipes concurrently so a chatty child cannot block on a full pipe.
-    nonisolated(unsafe) var errData = Data()
-    let errThread = Thread { errData = errPipe.fileHandleForReading.readDataToEndOfFile() }
-    errThread.start()
-    let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    while errThread.isExecuting || !errThread.isFinished { usleep(1000) }
-    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}

@@ -138,7 +138,11 @@ import Testing
         #expect(oversized.isClosedByPeer(within: 3))
         let garbage = try RawClient(port: c.port, key: Harness.key)
         var g = SystemRandomNumberGenerator()
-        garbage.sendRaw((0..<4096).map { _ in UInt8.random(in: 0...255, using: &g) })
+        var junk = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &g) }
+        // Random bytes whose length field happens to fit the buffer (otherwise the master would rightly wait
+        // for the rest, up to the payload deadline): the payload then fails to decrypt.
+        junk.replaceSubrange(4..<8, with: [0, 0, 0x0F, 0xEC])  // 4076 = 4096 - 20
+        garbage.sendRaw(junk)
         #expect(garbage.isClosedByPeer(within: 3))
         let keepalives = w.log.components(separatedBy: "Successful response from master: keepalive").count
         #expect(waitUntil { w.log.components(separatedBy: "Successful response from master: keepalive").count > keepalives + 1 })
