@@ -89,8 +89,11 @@ public struct PackageWriter: Sendable {
                 if isMissing { groups.missing[path] = nil } else { groups.shared[path] = nil }
             }
             if full { drop(.limitReached); continue }
-            // The paths come from our own walk, but a diff can also be loaded from a file.
-            if let reason = RelativePath.problem(in: path) { throw .unsafePath(path, reason: reason) }
+            // The paths come from our own walk, but a diff can also be loaded from a file: hold it to the
+            // rules a receiver applies, so every package written here is one a reader accepts.
+            if case .failure(let problem) = items.owner(of: path, declaredKey: metadata.clusterItemKey) {
+                throw PackageError.entry(path, problem)
+            }
             let file: (content: [UInt8], modTime: Int)
             do { file = try readFile(path) } catch {
                 switch error {
