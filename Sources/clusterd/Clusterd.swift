@@ -74,6 +74,9 @@ struct Clusterd: AsyncParsableCommand {
         MemoryTuning.apply()
         let ctx = try NodeContext(home: home, config: config, options: options, log: log)
         Daemon.cleanUp(ctx)
+        for leftover in PackageApplier(home: home).sweepTemporaryFiles() {
+            log.warning(tag: "Cluster", subtag: "Main", "Removed temporary file left by an interrupted synchronization: \(leftover)")
+        }
         let pidFile = try Daemon.writePidFile(home: home)
         if f { FileHandle.standardError.write(Data("Starting cluster in foreground (pid: \(getpid()))\n".utf8)) }
         defer { unlink(pidFile) }

@@ -8,11 +8,13 @@ import NIOPosix
 final class Master: Sendable {
     let ctx: NodeContext
     let registry: WorkerRegistry
+    let integrity: MasterIntegrity
     static let maxConnectionsPerIP = 10
 
     init(ctx: NodeContext) {
         self.ctx = ctx
         registry = WorkerRegistry(maxSilence: ctx.options.maxAllowedTimeWithoutKeepalive)
+        integrity = MasterIntegrity(ctx: ctx)
     }
 
     private var log: ClusterLog { ctx.log }
@@ -34,6 +36,7 @@ final class Master: Sendable {
         log.info(tag: "Master", subtag: "Main", "Serving on ('\(ctx.config.bindAddr)', \(ctx.config.port))")
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.keepaliveChecker() }
+            group.addTask { try await self.integrity.run() }
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     group.addTask { await self.serve(connection) }
@@ -115,16 +118,18 @@ final class Master: Sendable {
             connected += 1
             var info = Self.nodeInfo(name: w.name, type: w.nodeType, version: w.version, ip: w.ip).objectValue!
             info["n_active_agents"] = 0
-            let na: JSONValue = "n/a"
+            let st = w.status
+            func d(_ date: Date?) -> JSONValue { .string(NodeContext.isoDate(date)) }
+            func n(_ i: Int) -> JSONValue { .int(Int64(i)) }
             let status: JSONValue = [
-                "sync_integrity_free": true,
-                "last_check_integrity": ["date_start_master": na, "date_end_master": na],
-                "last_sync_integrity": ["date_start_master": na, "date_end_master": na, "total_extra_valid": 0,
-                                        "total_files": ["missing": 0, "shared": 0, "extra": 0, "extra_valid": 0]],
-                "sync_agent_info_free": true,
-                "last_sync_agentinfo": ["date_start_master": na, "date_end_master": na, "n_synced_chunks": 0],
-                "last_sync_agentgroup": ["date_start": na, "date_end": na, "n_synced_chunks": 0],
-                "last_sync_full_agentgroup": ["date_start": na, "date_end": na, "n_synced_chunks": 0],
+                "sync_integrity_free": .bool(await integrity.isFree(w.name)),
+                "last_check_integrity": ["date_start_master": d(st.integrityCheckStart), "date_end_master": d(st.integrityCheckEnd)],
+                "last_sync_integrity": ["date_start_master": d(st.integritySyncStart), "date_end_master": d(st.integritySyncEnd), "total_extra_valid": 0,
+                                        "total_files": ["missing": n(st.filesMissing), "shared": n(st.filesShared), "extra": n(st.filesExtra), "extra_valid": 0]],
+                "sync_agent_info_free": .bool(st.agentInfoFree),
+                "last_sync_agentinfo": ["date_start_master": d(st.agentInfoStart), "date_end_master": d(st.agentInfoEnd), "n_synced_chunks": n(st.agentInfoChunks)],
+                "last_sync_agentgroup": ["date_start": d(st.agentGroupsStart), "date_end": d(st.agentGroupsEnd), "n_synced_chunks": n(st.agentGroupsChunks)],
+                "last_sync_full_agentgroup": ["date_start": d(st.agentGroupsFullStart), "date_end": d(st.agentGroupsFullEnd), "n_synced_chunks": n(st.agentGroupsFullChunks)],
                 "last_keep_alive": .string(NodeContext.isoDate(await registry.lastKeepalive(w.name))),
             ]
             nodes[w.name] = ["info": .object(info), "status": status]

@@ -13,6 +13,8 @@ actor MasterSession {
         didSet { tagBox.withLock { $0 = name.map { "Worker \($0)" } ?? "Worker" } }
     }
     private var registeredName: String?
+    let receiveTasks = ReceiveTasks()
+    var zipLimit: ZipLimit
     private let tagBox = Mutex("Worker")
     /// The log tag: `Worker` before `hello`, `Worker <name>` after.
     nonisolated var tag: String { tagBox.withLock { $0 } }
@@ -21,9 +23,11 @@ actor MasterSession {
         self.master = master
         self.ip = ip
         self.channel = channel
+        let o = master.ctx.options
+        zipLimit = ZipLimit(max: o.maxZipSize, min: o.minZipSize, tolerance: o.zipLimitTolerance, receiveTimeout: o.timeoutReceivingFile)
     }
 
-    private var ctx: NodeContext { master.ctx }
+    var ctx: NodeContext { master.ctx }
 
     func attach(_ link: PeerLink) { self.link = link }
 
@@ -48,6 +52,11 @@ actor MasterSession {
         case "get_health":
             let filter = (try? JSONParser.parse(message.payload))?.arrayValue?.compactMap(\.stringValue)
             return .ok(await master.health(filter: filter).pythonText)
+        case "syn_i_w_m_p", "syn_i_w_m", "syn_i_w_m_e", "syn_i_w_m_r", "capability":
+            guard let name, await master.registry.worker(name)?.helloAccepted == true else {
+                return .errText("unknown command 'b'\(command)''")
+            }
+            return await integrityCommand(message, worker: name, link: link)
         default:
             return .errText("unknown command 'b'\(command)''")
         }
@@ -74,7 +83,8 @@ actor MasterSession {
         if version != NodeContext.version { return reject(.cluster(3031)) }
         ctx.resetPeerDirectory(workerName)
         await master.registry.accept(workerName)
-        return .ok("Client \(workerName) added")
+        // Our workers read the capability line and answer with `capabilities`; Wazuh workers ignore it.
+        return .ok("Client \(workerName) added" + Self.capabilitiesAnnouncement)
     }
 
     private func reject(_ e: WazuhException) -> Reply {
@@ -91,7 +101,9 @@ actor MasterSession {
             return
         }
         registeredName = nil
+        await receiveTasks.cancelAll()
         await master.registry.unregister(registered, link: link)
+        await master.integrity.forget(registered)
         if let error {
             ctx.log.error(tag: tag, subtag: "Main", "Error during connection with '\(registered)': \(describe(error)).")
         } else {

@@ -19,6 +19,12 @@ final class NodeContext: Sendable {
     }
 
     var clusterDir: String { home + "/queue/cluster" }
+
+    /// Decompressed bytes a received package may hold (the zip-bomb guard). The sender bounds the
+    /// *compressed* entries by `max_zip_size`; rules and lists are text that deflate several times over,
+    /// and `files_metadata.json` is not counted by the sender at all, so the receiver allows twice the
+    /// limit plus 32 MiB before it calls a package hostile.
+    var receiveBudget: Int { options.maxZipSize * 2 + 32 << 20 }
     var socketPath: String { clusterDir + "/c-internal.sock" }
 
     /// Creates `queue/cluster/<name>/` (0770) and empties it: per-peer temporary packages never outlive

@@ -10,6 +10,28 @@ struct WorkerInfo: Sendable {
     let link: PeerLink
     let close: @Sendable () -> Void
     var helloAccepted = false
+    var status = WorkerStatus()
+    /// Package formats the worker announced (our workers: zip); empty for a Wazuh worker.
+    var capabilities: Set<String> = []
+}
+
+/// What `cluster_control -i` shows of a worker's synchronisations (LOCAL-DAPI-CONTROL.md §2.9).
+struct WorkerStatus: Sendable {
+    var integrityCheckStart: Date?
+    var integrityCheckEnd: Date?
+    var integritySyncStart: Date?
+    var integritySyncEnd: Date?
+    var filesMissing = 0, filesShared = 0, filesExtra = 0
+    var agentInfoStart: Date?
+    var agentInfoEnd: Date?
+    var agentInfoChunks = 0
+    var agentInfoFree = true
+    var agentGroupsStart: Date?
+    var agentGroupsEnd: Date?
+    var agentGroupsChunks = 0
+    var agentGroupsFullStart: Date?
+    var agentGroupsFullEnd: Date?
+    var agentGroupsFullChunks = 0
 }
 
 /// The master's table of registered workers, in connection order (cluster_control lists them so).
@@ -37,6 +59,13 @@ actor WorkerRegistry {
         workers[name] = nil
         order.removeAll { $0 == name }
         keepalives.remove(name)
+    }
+
+    func update(_ name: String, _ change: @Sendable (inout WorkerInfo) -> Void) {
+        if var w = workers[name] {
+            change(&w)
+            workers[name] = w
+        }
     }
 
     func touch(_ name: String) {

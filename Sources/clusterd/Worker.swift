@@ -26,6 +26,7 @@ final class Worker: Sendable {
         while !Task.isCancelled {
             do {
                 try await connectOnce(group: group)
+                if Task.isCancelled { return }
                 log.info(tag: "Cluster", subtag: "Main", "Connection with server has been lost. Reconnecting in \(retryText) seconds.")
             } catch let error as CancellationError {
                 throw error
@@ -65,21 +66,29 @@ final class Worker: Sendable {
         let channel = connection.channel
         try await connection.executeThenClose { inbound, outbound in
             let log = ctx.log, tag = self.tag
+            let box = SessionBox()
             let link = PeerLink(outbound: outbound, remote: "master", requestTimeout: ctx.options.timeoutClusterRequest,
                                 home: ctx.home, logger: { level, text in log.log(level, tag: tag, subtag: "Main", text) }) { message, _ in
-                await self.handle(message)
+                log.debug(tag: tag, subtag: "Main", "Command received: 'b'\(message.name)''")
+                guard let session = box.session else { return .errText("unknown command 'b'\(message.name)''") }
+                return await session.handle(message)
             }
+            let session = WorkerSession(ctx: ctx, link: link)
+            box.session = session
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
-                    await self.session(link: link, channel: channel)
+                    await self.session(session, link: link, channel: channel)
                 }
                 do {
                     for try await message in inbound { await link.received(message) }
                     log.info(tag: tag, subtag: "Main", "The master closed the connection")
+                } catch is CancellationError {
+                    // Shutting down.
                 } catch {
                     log.error(tag: tag, subtag: "Main", "Connection closed due to an unhandled error: \(describe(error))")
                 }
                 current.withLock { $0 = nil }
+                await session.closed()
                 await link.close()
                 ctx.resetPeerDirectory(ctx.config.nodeName)
                 group.cancelAll()
@@ -88,15 +97,17 @@ final class Worker: Sendable {
     }
 
     /// `hello`, then the periodic tasks of a connected worker until the link closes.
-    private func session(link: PeerLink, channel: Channel) async {
+    private func session(_ session: WorkerSession, link: PeerLink, channel: Channel) async {
         let hello = "\(ctx.config.nodeName) \(ctx.config.name) worker \(NodeContext.version)"
+        let reply: [UInt8]
         do {
             let response = try await link.request("hello", text: hello)
-            guard case .ok = response else {
+            guard case .ok(let bytes) = response else {
                 log.error(tag: tag, subtag: "Main", "Could not connect to master: \(response.text).")
                 try? await channel.close()
                 return
             }
+            reply = bytes
         } catch {
             log.error(tag: tag, subtag: "Main", "Could not connect to master: \((error as? LinkError)?.description ?? "\(error)").")
             try? await channel.close()
@@ -104,8 +115,13 @@ final class Worker: Sendable {
         }
         log.info(tag: tag, subtag: "Main", "Successfully connected to master.")
         ctx.resetPeerDirectory(ctx.config.nodeName)
+        await session.helloAccepted(reply)
         current.withLock { $0 = link }
-        await keepalive(link: link, channel: channel)
+        // Integrity starts right after `hello` (4.8.1 waits one interval first).
+        await withDiscardingTaskGroup { group in
+            group.addTask { await session.integrityLoop() }
+            group.addTask { await self.keepalive(link: link, channel: channel) }
+        }
     }
 
     /// Sends `echo-c keepalive` every `keep_alive`; after `max_failed_keepalive_attempts` consecutive
@@ -134,13 +150,14 @@ final class Worker: Sendable {
             }
         }
     }
+}
 
-    /// Requests the master sends to this worker.
-    private func handle(_ message: WireMessage) async -> Reply {
-        log.debug(tag: tag, subtag: "Main", "Command received: 'b'\(message.name)''")
-        switch message.name {
-        case "echo-m": return .reply(command: "ok-c", payload: message.payload)
-        default: return .errText("unknown command 'b'\(message.name)''")
-        }
+/// Lets the link's request handler reach the session created after the link.
+final class SessionBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: WorkerSession?
+    var session: WorkerSession? {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
     }
 }

@@ -26,7 +26,7 @@ struct ScanCommand: ParsableCommand {
     @Flag(name: .long, help: ArgumentHelp("Print each scan's duration on stderr (benchmarking).", visibility: .hidden))
     var timing = false
 
-    @Option(name: .long, help: ArgumentHelp("Threads for stat and hashing (default: one per CPU).", visibility: .hidden))
+    @Option(name: .long, help: ArgumentHelp("1 scans on one thread; the default uses every CPU.", visibility: .hidden))
     var threads: Int?
 
     func validate() throws {

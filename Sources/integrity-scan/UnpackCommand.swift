@@ -61,12 +61,13 @@ struct UnpackCommand: ParsableCommand {
     }
 
     private func listing(_ p: IntegrityPackage) -> [UInt8] {
+        func files(_ n: Int) -> String { n == 1 ? "1 file" : "\(n) files" }
         var out = ""
         switch p.metadata {
         case .node(let m):
-            out += "\(p.format.rawValue) package, \(p.files.count) files, node metadata of \(m.count) files\n"
+            out += "\(p.format.rawValue) package, \(files(p.files.count)), node metadata of \(files(m.count))\n"
         case .sync(let d):
-            out += "\(p.format.rawValue) package, \(p.files.count) files, missing \(d.missing.count),"
+            out += "\(p.format.rawValue) package, \(files(p.files.count)), missing \(d.missing.count),"
                 + " extra \(d.extra.count), shared \(d.shared.count)\n"
         }
         for f in p.files { out += pad(f.content.count) + "  " + f.path + "\n" }

@@ -157,6 +157,25 @@ struct IntegrityPackageTests {
         if case .unreadable = roomy.skipped.first?.reason {} else { Issue.record("expected unreadable, got \(roomy.skipped)") }
     }
 
+    @Test("the writer refuses paths a reader would refuse")
+    func writerChecksPaths() throws {
+        let home = TemporaryDirectory()
+        home.write("etc/passwd", "root:x:0:0\n")
+        home.write("etc/shared/ossec.conf", "<ossec_config/>\n")
+        let cases: [(String, String, PackageError)] = [
+            ("etc/passwd", "etc/", .wrongClusterItem(path: "etc/passwd", key: "etc/")),
+            ("etc/shared/ossec.conf", "etc/shared/", .excludedFile("etc/shared/ossec.conf")),
+            ("etc/shared/../passwd", "etc/shared/", .unsafePath("etc/shared/../passwd", reason: "'..' component")),
+            ("bin/wazuh-clusterd", "bin/", .wrongClusterItem(path: "bin/wazuh-clusterd", key: "bin/")),
+        ]
+        for (path, key, expected) in cases {
+            let diff = IntegrityDiff(missing: IntegrityMetadata([(path, FileMetadata(modTime: 0, clusterItemKey: key, hash: "00"))]))
+            for format in PackageFormat.allCases {
+                #expect(throws: expected) { try PackageWriter(format: format, home: home.path).syncPackage(diff) }
+            }
+        }
+    }
+
     @Test("a compressed entry that would contain a separator is re-encoded, never mis-split")
     func separatorClash() throws {
         // Stored (level 0) deflate keeps the bytes as they are, so a file holding FILE_SEP clashes at

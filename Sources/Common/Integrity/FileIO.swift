@@ -32,19 +32,24 @@ public enum FileIO {
         return try readAll(fd: fd, path: path)
     }
 
-    /// Reads from `fd` until end of file.
+    /// Reads from `fd` until end of file. With the size known (`sizeHint`), the file is read straight
+    /// into a buffer one byte larger, and the second `read` only confirms the end.
     public static func readAll(fd: Int32, path: String, sizeHint: Int = 0) throws(SystemCallError) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(sizeHint > 0 ? sizeHint + 1 : 64 * 1024)
-        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+        let initial = max(sizeHint + 1, 64 * 1024)
+        var buffer = [UInt8](unsafeUninitializedCapacity: initial) { _, count in count = initial }
+        var used = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if used == buffer.count { buffer += repeatElement(0, count: buffer.count) }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemCallError("read", path: path, errno: errno)
             }
-            if n == 0 { return out }
-            out.append(contentsOf: chunk[0..<n])
+            if n == 0 {
+                buffer.removeSubrange(used...)
+                return buffer
+            }
+            used += n
         }
     }
 

@@ -23,7 +23,8 @@ public struct IntegrityScan: Sendable {
 /// files is then mostly parallel `fstatat` calls.
 public struct IntegrityScanner: Sendable {
     public var walker: IntegrityWalker
-    /// Threads used for stat and hashing.
+    /// 1 keeps all work on the calling thread; any other value spreads it over every CPU (Dispatch sizes
+    /// the pool to the machine).
     public var concurrency: Int
 
     public init(home: String, items: ClusterItems = .wazuh481, concurrency: Int? = nil) {

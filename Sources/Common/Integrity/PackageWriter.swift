@@ -82,15 +82,21 @@ public struct PackageWriter: Sendable {
         var total = 0
         var full = false
         let candidates = diff.missing.paths.map { ($0, true) } + diff.shared.paths.map { ($0, false) }
+        // Removals are applied in one pass at the end: removing one path at a time from the ordered
+        // groups is linear, and a full package can drop thousands of files.
+        var droppedMissing = Set<String>(), droppedShared = Set<String>()
         for (path, isMissing) in candidates {
             let metadata = isMissing ? diff.missing[path]! : diff.shared[path]!
             func drop(_ reason: SkippedFile.Reason) {
                 skipped.append(SkippedFile(path: path, reason: reason))
-                if isMissing { groups.missing[path] = nil } else { groups.shared[path] = nil }
+                if isMissing { droppedMissing.insert(path) } else { droppedShared.insert(path) }
             }
             if full { drop(.limitReached); continue }
-            // The paths come from our own walk, but a diff can also be loaded from a file.
-            if let reason = RelativePath.problem(in: path) { throw .unsafePath(path, reason: reason) }
+            // The paths come from our own walk, but a diff can also be loaded from a file: hold it to the
+            // rules a receiver applies, so every package written here is one a reader accepts.
+            if case .failure(let problem) = items.owner(of: path, declaredKey: metadata.clusterItemKey) {
+                throw PackageError.entry(path, problem)
+            }
             let file: (content: [UInt8], modTime: Int)
             do { file = try readFile(path) } catch {
                 switch error {
@@ -116,6 +122,8 @@ public struct PackageWriter: Sendable {
             case .cannotEncode: drop(.separatorCollision)
             }
         }
+        groups.missing.remove(droppedMissing)
+        groups.shared.remove(droppedShared)
         let json = PythonJSONEncoder().encodeBytes(groups.json)
         let bytes = try encoder.finish(metadata: json)
         return PackageBuild(format: format, bytes: bytes, included: included, skipped: skipped, diff: groups,

@@ -24,6 +24,8 @@ enum ZipArchiveReader {
                 return .failure(failure(a, context: "zip archive"))
             }
             var entry: OpaquePointer?
+            // One read buffer for all entries, uninitialised (libarchive fills what it reports).
+            var chunk = [UInt8](unsafeUninitializedCapacity: 256 * 1024) { _, count in count = 256 * 1024 }
             while true {
                 let rc = archive_read_next_header(a, &entry)
                 if rc == ARCHIVE_EOF { return .success(()) }
@@ -44,7 +46,7 @@ enum ZipArchiveReader {
                     }
                 }
                 let readData = { (limit: Int) throws(PackageError) -> [UInt8] in
-                    try readEntryData(a, path: path, limit: limit)
+                    try readEntryData(a, path: path, limit: limit, chunk: &chunk)
                 }
                 do throws(PackageError) { try body(Entry(path: path, kind: kind), readData) } catch { return .failure(error) }
             }
@@ -52,9 +54,9 @@ enum ZipArchiveReader {
         try result.get()
     }
 
-    private static func readEntryData(_ a: OpaquePointer, path: String, limit: Int) throws(PackageError) -> [UInt8] {
+    private static func readEntryData(_ a: OpaquePointer, path: String, limit: Int,
+                                      chunk: inout [UInt8]) throws(PackageError) -> [UInt8] {
         var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
         while true {
             let n = chunk.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
             if n == 0 { return out }

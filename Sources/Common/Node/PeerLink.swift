@@ -143,6 +143,8 @@ public actor PeerLink {
     /// Sends a request and waits up to the request timeout for its response.
     public func request(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> Response {
         if closed { throw LinkError.closed }
+        // A bad name is the caller's error; caught here it cannot take the whole connection down.
+        _ = try CommandField(name: command)
         let limit = timeout ?? requestTimeout
         return try await withCheckedThrowingContinuation { continuation in
             let counter = table.register(continuation)
@@ -167,6 +169,7 @@ public actor PeerLink {
 
     /// Sends a message that is not a request (a reply, or a fire-and-forget request whose answer is ignored).
     public func send(counter: UInt32, command: String, payload: [UInt8]) async throws {
+        _ = try CommandField(name: command)
         try await outbound.write(OutboundMessage(counter: counter, command: command, payload: payload))
     }
 

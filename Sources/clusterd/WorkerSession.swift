@@ -1,0 +1,157 @@
+import Common
+import Foundation
+
+/// One connection of a worker to its master, with all per-connection state (reset on reconnect, as in
+/// 4.8.1): the integrity hash cache, the receive tasks, whether a check may start, the master's formats.
+actor WorkerSession {
+    let ctx: NodeContext
+    let link: PeerLink
+    let receiveTasks = ReceiveTasks()
+    private var cache = HashCache()
+    private var checkIntegrityFree = true
+    private var checkStart = Date()
+    /// The master announced zip packages in its `hello` reply (our master); a Wazuh master did not.
+    private(set) var masterSupportsZip = false
+
+    init(ctx: NodeContext, link: PeerLink) {
+        self.ctx = ctx
+        self.link = link
+    }
+
+    private var tag: String { "Worker \(ctx.config.nodeName)" }
+    private var worker: String { ctx.config.nodeName }
+
+    /// Reads the capability line of our master's `hello` reply and answers with ours.
+    func helloAccepted(_ reply: [UInt8]) async {
+        let text = String(decoding: reply, as: UTF8.self)
+        guard text.hasSuffix(MasterSession.capabilitiesAnnouncement) else { return }
+        if case .ok? = try? await link.request("capability", text: "zip") { masterSupportsZip = true }
+    }
+
+    // MARK: integrity check round (§5.4)
+
+    /// Runs integrity rounds: the first at once, then every `sync_integrity`.
+    func integrityLoop() async {
+        while !Task.isCancelled {
+            if checkIntegrityFree { await integrityRound() }
+            do { try await Task.sleep(nanoseconds: UInt64(ctx.options.syncIntegrity * 1e9)) } catch { return }
+        }
+    }
+
+    private func integrityRound() async {
+        let subtag = "Integrity check"
+        do {
+            let permission = try await link.request("syn_i_w_m_p")
+            guard case .ok(let answer) = permission, answer == Array("True".utf8) else {
+                ctx.log.debug(tag: tag, subtag: subtag, "Master didn't grant permission to start a new synchronization: b'\(permission.text)'")
+                return
+            }
+        } catch {
+            ctx.log.error(tag: tag, subtag: subtag, "Error asking for permission: \(error)")
+            return
+        }
+        ctx.log.debug(tag: tag, subtag: subtag, "Permission to synchronize granted.")
+        checkStart = Date()
+        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
+        let scan = IntegrityScanner(home: ctx.home, concurrency: ProcessInfo.processInfo.activeProcessorCount).scan(cache: &cache)
+        let packagePath = newPackagePath(home: ctx.home, worker: worker)
+        var taskID = "None"
+        do {
+            let build = try PackageWriter(format: masterSupportsZip ? .zip : .wazuh, home: ctx.home,
+                                          limit: ctx.options.maxZipSize, compressLevel: ctx.options.compressLevel).metadataPackage(scan.metadata)
+            try FileManager.default.createDirectory(atPath: (packagePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileIO.writeFile(path: packagePath, build.bytes)
+            defer { unlink(packagePath) }
+            let reply = try await link.request("syn_i_w_m")
+            guard case .ok(let id) = reply else { throw WazuhException.cluster(3016, reply.text) }
+            taskID = String(decoding: id, as: UTF8.self)
+            try await link.sendFile(packagePath)
+            let relative = String(packagePath.dropFirst(ctx.home.count + 1))
+            _ = try await link.request("syn_i_w_m_e", text: "\(taskID) \(relative)")
+        } catch {
+            ctx.log.error(tag: tag, subtag: subtag, "Error sending zip file: \(error)")
+            let e = (error as? WazuhException) ?? (error as? LinkError)?.exception ?? .internal(1000, "\(error)")
+            _ = try? await link.request("syn_i_w_m_r", Array("\(taskID) ".utf8) + e.payload)
+        }
+    }
+
+    // MARK: requests from the master
+
+    func handle(_ message: WireMessage) async -> Reply {
+        switch message.name {
+        case "syn_m_c_ok":
+            ctx.log.info(tag: tag, subtag: "Integrity check", "Finished in \(elapsed(since: checkStart)). Sync not required.")
+            return .ok("Thanks")
+        case "syn_m_c":
+            ctx.log.info(tag: tag, subtag: "Integrity check", "Finished in \(elapsed(since: checkStart)). Sync required.")
+            checkIntegrityFree = false
+            let id = await receiveTasks.create()
+            Task { await self.integritySync(taskID: id) }
+            return .ok(id)
+        case "syn_m_c_e":
+            let (id, rest) = splitFirstSpace(message.payload)
+            guard let path = receivedPackagePath(home: ctx.home, relative: String(decoding: rest, as: UTF8.self)) else {
+                return .errText("Write path not allowed")
+            }
+            if await receiveTasks.complete(id, with: .success(path)) { return .ok("File correctly received") }
+            return .err(.cluster(3027, id))
+        case "syn_m_c_r":
+            let (id, rest) = splitFirstSpace(message.payload)
+            let error = WazuhException.parse(payload: rest)
+            if !(id != "None" ? await receiveTasks.complete(id, with: .failure(error)) : false) {
+                ctx.log.error(tag: tag, subtag: "Integrity sync", "Error in synchronization process: \(error)")
+            }
+            return .ok("Error received")
+        case "echo-m":
+            return .reply(command: "ok-c", payload: message.payload)
+        default:
+            return .errText("unknown command 'b'\(message.name)''")
+        }
+    }
+
+    /// The `Integrity sync` task (§5.7): wait for the master's package, check it, apply it atomically.
+    private func integritySync(taskID: String) async {
+        let subtag = "Integrity sync"
+        defer { checkIntegrityFree = true }
+        let received = await receiveTasks.wait(taskID, timeout: ctx.options.timeoutReceivingFile)
+        let path: String
+        switch received {
+        case .success(let p): path = p
+        case .failure(let e):
+            if e.code == 3039 { _ = try? await link.request("cancel_task", Array((taskID + " ").utf8) + e.payload) }
+            ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing files: \(e)")
+            _ = try? await link.request("syn_i_w_m_r", Array("None ".utf8) + WazuhException.cluster(1000, e.description).payload)
+            return
+        }
+        let start = Date()
+        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
+        defer { unlink(path) }
+        do {
+            let bytes = try FileIO.readAll(path: path)
+            let package = try PackageReader(maxDecompressedSize: ctx.receiveBudget).read(bytes)
+            guard case .sync(let diff) = package.metadata else {
+                throw WazuhException.cluster(3001, "the master sent a package without missing/shared/extra groups")
+            }
+            ctx.log.info(tag: tag, subtag: subtag, "Files to create: \(diff.missing.count) | Files to update: \(diff.shared.count) | Files to delete: \(diff.extra.count)")
+            if !diff.isEmpty {
+                ctx.log.debug(tag: tag, subtag: subtag, "Worker does not meet integrity checks. Actions required.")
+                ctx.log.debug(tag: tag, subtag: subtag, "Updating local files: Start.")
+                let home = ctx.home
+                let result = await Task.detached { PackageApplier(home: home).apply(package) }.value
+                ctx.log.debug(tag: tag, subtag: subtag, "Updating local files: End.")
+                if result.hasErrors {
+                    ctx.log.error(tag: tag, subtag: subtag, "Found errors: \(result.errorsOverwriting.count) overwriting, \(result.errorsCreating.count) creating and \(result.errorsRemoving.count) removing")
+                    for (p, e) in result.errorsOverwriting.merging(result.errorsCreating, uniquingKeysWith: { a, _ in a }).merging(result.errorsRemoving, uniquingKeysWith: { a, _ in a }) {
+                        ctx.log.debug2(tag: tag, subtag: subtag, "\(p): \(e)")
+                    }
+                }
+            }
+            ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)).")
+        } catch {
+            ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing files: \(error)")
+            _ = try? await link.request("syn_i_w_m_r", Array("None ".utf8) + ((error as? WazuhException) ?? .internal(1000, "\(error)")).payload)
+        }
+    }
+
+    func closed() async { await receiveTasks.cancelAll() }
+}
