@@ -125,9 +125,10 @@ actor WorkerSession {
         }
         let start = Date()
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
-        defer { unlink(path) }
         do {
-            let bytes = try FileIO.readAll(path: path)
+            let bytes: [UInt8]
+            do { bytes = try FileIO.readAll(path: path) } catch { unlink(path); throw error }
+            unlink(path)
             let package = try PackageReader(maxDecompressedSize: ctx.receiveBudget).read(bytes)
             guard case .sync(let diff) = package.metadata else {
                 throw WazuhException.cluster(3001, "the master sent a package without missing/shared/extra groups")

@@ -178,6 +178,14 @@ final class RawClient {
         setTimeout(5)
     }
 
+    init(connected fd: Int32, key: String?) throws {
+        self.fd = fd
+        let fernet = try key.map { try Fernet(clusterKey: $0) }
+        encoder = MessageEncoder(fernet: fernet)
+        decoder = MessageDecoder(fernet: fernet)
+        setTimeout(10)
+    }
+
     init(unixPath: String) throws {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
@@ -252,5 +260,56 @@ final class RawClient {
             if n < 0 && errno != EAGAIN && errno != EWOULDBLOCK { return true }
         }
         return false
+    }
+}
+
+/// A one-connection TCP listener for tests that play the master.
+final class RawListener {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = self.fd
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        listen(fd, 4)
+    }
+
+    deinit { close(fd) }
+
+    /// Waits up to `timeout` seconds for a connection.
+    func accept(key: String?, timeout: Double = 10) throws -> RawClient? {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, Int32(timeout * 1000)) == 1 else { return nil }
+        let conn = Glibc.accept(fd, nil, nil)
+        guard conn >= 0 else { return nil }
+        return try RawClient(connected: conn, key: key)
+    }
+}
+
+extension RawClient {
+    /// Replies to a request with the same counter.
+    func reply(to message: WireMessage, _ command: String, _ payload: [UInt8]) throws {
+        sendRaw(try encoder.encode(counter: message.counter, command: command, payload: payload))
+    }
+
+    /// Sends a request and answers the peer's own requests with `answer` until the reply arrives.
+    func request(_ command: String, payload: [UInt8], answering answer: (WireMessage) throws -> Void) throws -> WireMessage? {
+        counter &+= 1
+        let c = counter
+        sendRaw(try encoder.encode(counter: c, command: command, payload: payload))
+        while let m = try receive() {
+            if m.counter == c && ["ok", "err", "ok-m", "ok-c", "error"].contains(m.name) { return m }
+            try answer(m)
+        }
+        return nil
     }
 }

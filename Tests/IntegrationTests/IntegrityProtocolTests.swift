@@ -1,0 +1,89 @@
+import Common
+import Crypto
+import Foundation
+import Testing
+
+/// Integrity at the protocol level: the test plays one side with raw frames.
+@Suite(.serialized) struct IntegrityProtocolTests {
+    /// A 4.8.1 container with the given entries (path, content) and metadata.
+    static func container(_ entries: [(String, [UInt8])], metadata: JSONValue) throws -> [UInt8] {
+        var out: [UInt8] = []
+        for (path, content) in entries {
+            out += Array(path.utf8) + WazuhContainer.pathSeparator + (try Zlib.compress(content, level: 1)) + Array("|@@//@@|".utf8)
+        }
+        out += Array("files_metadata.json".utf8) + WazuhContainer.pathSeparator + (try Zlib.compress(Array(metadata.pythonText.utf8), level: 1))
+        return out
+    }
+
+    static func entry(_ key: String) -> JSONValue {
+        ["mod_time": 1.5, "cluster_item_key": .string(key), "merged": false, "hash": .string(String(repeating: "0", count: 128))]
+    }
+
+    /// Plays a master that pushes `package` to a real worker; returns the worker's node after the attempt.
+    static func push(_ package: [UInt8], label: String, check: (String, Node) -> Void) throws {
+        let listener = try RawListener()
+        let base = Harness.tempDir(label)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let home = try Harness.makeHome(.init(name: "worker1", port: listener.port), in: base)
+        try "keep\n".write(toFile: home + "/etc/rules/local.xml", atomically: true, encoding: .utf8)
+        let worker = try Node(home: home)
+        defer { worker.stop() }
+        let conn = try #require(try listener.accept(key: Harness.key))
+        let hello = try #require(try conn.receive())
+        #expect(hello.name == "hello")
+        try conn.reply(to: hello, "ok", Array("Client worker1 added".utf8))
+        let answer: (WireMessage) throws -> Void = { m in
+            switch m.name {
+            case "syn_i_w_m_p": try conn.reply(to: m, "ok", Array("False".utf8))
+            default: try conn.reply(to: m, "ok", Array("Thanks".utf8))
+            }
+        }
+        let created = try #require(try conn.request("syn_m_c", payload: [], answering: answer))
+        #expect(created.name == "ok")
+        let taskID = String(decoding: created.payload, as: UTF8.self)
+        let rel = "/queue/cluster/worker1/worker1-1.0-evil.zip"
+        #expect(try conn.request("new_file", payload: Array(rel.utf8), answering: answer)?.name == "ok")
+        #expect(try conn.request("file_upd", payload: Array(rel.utf8) + [0x20] + package, answering: answer)?.name == "ok")
+        let end = try conn.request("file_end", payload: Array(rel.utf8) + [0x20] + Array(SHA256.hash(data: package)), answering: answer)
+        #expect(end.map { String(decoding: $0.payload, as: UTF8.self) } == "File received correctly")
+        #expect(try conn.request("syn_m_c_e", payload: Array("\(taskID) \(rel.dropFirst())".utf8), answering: answer)?.name == "ok")
+        // The worker reports the refusal with syn_i_w_m_r.
+        var reported: WireMessage?
+        conn.setTimeout(5)
+        while let m = try conn.receive() {
+            if m.name == "syn_i_w_m_r" { reported = m; try conn.reply(to: m, "ok", Array("Error received".utf8)); break }
+            try answer(m)
+        }
+        #expect(reported != nil, "worker log:\n\(worker.log)")
+        check(home, worker)
+    }
+
+    @Test(arguments: [
+        ("dotdot", "etc/rules/../../../outside.txt", "etc/rules/"),
+        ("absolute", "/tmp/clusterd-absolute-escape.txt", "etc/rules/"),
+        ("outsideItems", "etc/internal_options.conf", "etc/"),
+        ("excluded", "etc/shared/default/ar.conf", "etc/shared/"),
+    ])
+    func hostilePackageIsRefusedAndNothingIsWritten(label: String, path: String, key: String) throws {
+        let package = try Self.container([(path, Array("pwned\n".utf8))],
+                                         metadata: ["missing": .object(JSONObject([(path, Self.entry(key))])), "extra": [:], "shared": [:]])
+        try Self.push(package, label: label) { home, worker in
+            #expect(worker.log.contains("[Integrity sync] Error synchronizing files: "), "\(worker.log)")
+            #expect(!FileManager.default.fileExists(atPath: (home as NSString).deletingLastPathComponent + "/outside.txt"))
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/clusterd-absolute-escape.txt"))
+            #expect(!FileManager.default.fileExists(atPath: home + "/etc/internal_options.conf"))
+            #expect(!FileManager.default.fileExists(atPath: home + "/etc/shared/default/ar.conf"))
+            #expect((try? String(contentsOfFile: home + "/etc/rules/local.xml", encoding: .utf8)) == "keep\n")
+            let leftovers = (try? FileManager.default.subpathsOfDirectory(atPath: home + "/queue/cluster/worker1")) ?? []
+            #expect(leftovers.isEmpty, "received package removed: \(leftovers)")
+        }
+    }
+
+    @Test func hostileExtraDeletionIsRefused() throws {
+        let package = try Self.container([], metadata: ["missing": [:], "shared": [:],
+                                                        "extra": .object(JSONObject([("etc/../etc/ossec.conf", Self.entry("etc/"))]))])
+        try Self.push(package, label: "extra") { home, _ in
+            #expect(FileManager.default.fileExists(atPath: home + "/etc/ossec.conf"))
+        }
+    }
+}
