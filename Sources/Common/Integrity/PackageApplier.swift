@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import CMalloc
+#endif
 
 /// What applying a master package did (PROTOCOL.md §5.7).
 public struct ApplyResult: Equatable, Sendable {
@@ -33,18 +36,62 @@ public struct PackageApplier: Sendable {
         var result = ApplyResult()
         guard case .sync(let diff) = package.metadata else { return result }
         let contents = Dictionary(package.files.map { ($0.path, $0.content) }, uniquingKeysWith: { a, _ in a })
+
+        // 1. Check every path and plan its write.
+        struct Planned: Sendable { let path: String; let isMissing: Bool; let permissions: Int; let content: [UInt8] }
+        var plan: [Planned] = []
         for (group, isMissing) in [(diff.missing, true), (diff.shared, false)] {
             for (path, metadata) in group {
                 guard let content = contents[path] else { continue }  // left for a later round
-                do {
-                    let item = try items.owner(of: path, declaredKey: metadata.clusterItemKey).get()
-                    try writeAtomically(path: path, content: content, permissions: item.permissions)
-                    if isMissing { result.created.append(path) } else { result.updated.append(path) }
-                } catch {
-                    if isMissing { result.errorsCreating[path] = "\(error)" } else { result.errorsOverwriting[path] = "\(error)" }
+                switch items.owner(of: path, declaredKey: metadata.clusterItemKey) {
+                case .success(let item): plan.append(Planned(path: path, isMissing: isMissing, permissions: item.permissions, content: content))
+                case .failure(let problem):
+                    if isMissing { result.errorsCreating[path] = "\(problem)" } else { result.errorsOverwriting[path] = "\(problem)" }
                 }
             }
         }
+
+        // 2. Write every file to its temporary name, on all cores. Nothing is visible yet.
+        let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: plan.count)
+        failures.initialize(repeating: nil)
+        defer { failures.deallocate() }
+        let home = self.home
+        let directories = Set(plan.map { (home + "/" + $0.path as NSString).deletingLastPathComponent })
+        var badDirectories: [String: String] = [:]
+        for dir in directories.sorted() {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770]) }
+            catch { badDirectories[dir] = "\(error)" }
+        }
+        nonisolated(unsafe) let failureSlots = failures
+        let planned = plan
+        DispatchQueue.concurrentPerform(iterations: planned.count) { i in
+            let p = planned[i]
+            do { try Self.writeTemporary(home + "/" + p.path, content: p.content, permissions: p.permissions) }
+            catch { failureSlots[i] = "\(error)" }
+        }
+
+        // 3. One flush of the file system for all of them (instead of an fsync per file), then the renames:
+        //    a reader sees the old file or the complete new one, never a partial one.
+        let dirFD = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirFD >= 0 { syncfs(dirFD); close(dirFD) }
+        for (i, p) in planned.enumerated() {
+            let full = home + "/" + p.path
+            let temp = Self.temporaryPath(for: full)
+            var failure = failures[i] ?? badDirectories[(full as NSString).deletingLastPathComponent]
+            if failure == nil && rename(temp, full) != 0 {
+                failure = "\(SystemCallError("rename", path: full, errno: errno))"
+            }
+            if let failure {
+                unlink(temp)
+                if p.isMissing { result.errorsCreating[p.path] = failure } else { result.errorsOverwriting[p.path] = failure }
+            } else if p.isMissing {
+                result.created.append(p.path)
+            } else {
+                result.updated.append(p.path)
+            }
+        }
+
+        // 4. Extra files.
         var emptied: [(dir: String, item: ClusterItem)] = []
         for (path, metadata) in diff.extra {
             do {
@@ -63,28 +110,22 @@ public struct PackageApplier: Sendable {
         return result
     }
 
-    private func writeAtomically(path: String, content: [UInt8], permissions: Int) throws {
-        let full = home + "/" + path
+    static func temporaryPath(for full: String) -> String {
         let dir = (full as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
-        let name = (full as NSString).lastPathComponent
-        let temp = dir + "/." + name + Self.temporarySuffix
+        return dir + "/." + (full as NSString).lastPathComponent + temporarySuffix
+    }
+
+    private static func writeTemporary(_ full: String, content: [UInt8], permissions: Int) throws {
+        let temp = temporaryPath(for: full)
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SystemCallError("open", path: temp, errno: errno) }
+        defer { close(fd) }
         do {
             try content.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: temp) }
             guard fchmod(fd, mode_t(permissions)) == 0 else { throw SystemCallError("fchmod", path: temp, errno: errno) }
-            guard fsync(fd) == 0 else { throw SystemCallError("fsync", path: temp, errno: errno) }
-            close(fd)
         } catch {
-            close(fd)
             unlink(temp)
             throw error
-        }
-        guard rename(temp, full) == 0 else {
-            let e = errno
-            unlink(temp)
-            throw SystemCallError("rename", path: full, errno: e)
         }
     }
 

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import CMalloc
+import Glibc
 #endif
 
 /// Process-wide allocator settings for tools that move multi-megabyte messages.
@@ -11,6 +12,7 @@ import CMalloc
 public enum MemoryTuning {
     public static func apply() {
         #if canImport(Glibc)
+        if getenv("CLUSTERD_MALLOC_DEFAULTS") != nil { return }
         _ = mallopt(M_MMAP_THRESHOLD, 64 << 20)
         _ = mallopt(M_TRIM_THRESHOLD, 128 << 20)
         #endif
