@@ -70,6 +70,11 @@ import Testing
         #expect(st.st_mode & 0o777 == 0o660)
         #expect(master.log.contains("[Worker worker1] [Integrity sync] Files to create in worker: 500 | Files to update in worker: 2 | Files to delete in worker: 2"), "\(master.log.suffix(3000))")
         #expect(master.log.contains("Sync not required."))
+        // cluster_control -i shows the integrity dates, file counts and permission flag.
+        let health = try runTool("cluster_control", ["--home", masterHome, "-i", "more"])
+        #expect(health.out.contains("                Synchronized files: Shared: 2 | Missing: 500 | Extra: 2."), "\(health.out)")
+        #expect(health.out.range(of: #"Last integrity check: \d+\.\d+s \(\d{4}-\d\d-\d\dT[0-9:.]+Z - \d{4}-\d\d-\d\dT[0-9:.]+Z\)\."#, options: .regularExpression) != nil)
+        #expect(health.out.range(of: #"Permission to check integrity: (True|False)\."#, options: .regularExpression) != nil)
         // Temporary packages are removed after use (a round may be in flight at any moment, so wait for a gap).
         for home in [masterHome, workerHome] {
             #expect(waitUntil(3) {
