@@ -19,6 +19,9 @@ final class SQLiteConnection {
     /// Prepared statements by SQL text: the store runs a fixed set of statements many thousand times.
     private var cache: [String: SQLiteStatement] = [:]
 
+    /// Open flags for a file that may be created.
+    static let readWriteCreate = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+
     /// Opens `path` with `flags` (`SQLITE_OPEN_*`). Failure is `.cannotOpen` with SQLite's message.
     init(path: String, flags: Int32) throws(StoreError) {
         var db: OpaquePointer?

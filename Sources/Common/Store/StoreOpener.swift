@@ -74,6 +74,7 @@ enum StoreOpener {
         if !problems.isEmpty {
             throw StoreError(.corrupt, path: path, "integrity check failed: \(problems.joined(separator: "; "))")
         }
+        _ = try inspect(db)
     }
 
     /// Per-connection settings. WAL lets readers (agent-sim, cluster_control) run beside the daemon's writes.
@@ -89,12 +90,7 @@ enum StoreOpener {
     /// Brings the schema to `StoreSchema.latestVersion`, refusing versions this build does not know.
     static func migrate(_ db: SQLiteConnection) throws(StoreError) {
         try db.transaction { () throws(StoreError) in
-            var version = try currentVersion(db)
-            guard version <= StoreSchema.latestVersion else {
-                throw StoreError(.newerSchema, path: db.path,
-                                 "schema version \(version) is newer than this build's \(StoreSchema.latestVersion); "
-                                     + "open it with the clusterd that wrote it")
-            }
+            var version = try inspect(db)
             while version < StoreSchema.latestVersion {
                 try db.exec(StoreSchema.migrations[version])
                 version += 1
@@ -102,6 +98,19 @@ enum StoreOpener {
             }
             try checkLayout(db)
         }
+    }
+
+    /// The schema version of the file, refusing one this build cannot work with. Runs on the read-only
+    /// connection too, so a foreign or newer file is refused before anything could write to it.
+    private static func inspect(_ db: SQLiteConnection) throws(StoreError) -> Int {
+        let version = try currentVersion(db)
+        guard version <= StoreSchema.latestVersion else {
+            throw StoreError(.newerSchema, path: db.path,
+                             "schema version \(version) is newer than this build's \(StoreSchema.latestVersion); "
+                                 + "open it with the clusterd that wrote it")
+        }
+        if version > 0 { try checkLayout(db) }
+        return version
     }
 
     /// Our version of the open file. A wazuh-db-made file (user_version 0 with its tables) counts as 1.

@@ -1,0 +1,58 @@
+import Crypto
+import Foundation
+import Testing
+@testable import Common
+
+/// Helpers shared by the Store* suites.
+enum StoreTest {
+    static func dbPath(_ dir: TempDir) -> String { dir.path + "/queue/db/global.db" }
+
+    /// A new store under `dir` with agents `ids` registered (names agent-00001…, group "default").
+    static func store(_ dir: TempDir, node: String = "master-node", agents ids: [Int] = []) throws -> AgentStore {
+        let store = try AgentStore(path: dbPath(dir), nodeName: node)
+        for id in ids {
+            try store.insertAgent(id: id, name: String(format: "agent-%05d", id), ip: "any", key: "key\(id)",
+                                  groups: ["default"], groupSyncStatus: "synced", dateAdd: 1_700_000_000)
+        }
+        return store
+    }
+
+    /// SHA-256 of `csv`, first 8 hex digits: computed here with CryptoKit's API, not through GroupHash.
+    static func agentHash(_ csv: String) -> String {
+        SHA256.hash(data: Data(csv.utf8)).map { String(format: "%02x", $0) }.joined().prefix(8).description
+    }
+
+    static func globalHash(_ csvs: [String]) -> String {
+        Insecure.SHA1.hash(data: Data(csvs.map(agentHash).joined().utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+    /// The error `body` throws, as a StoreError (failing the test when it throws nothing or something else).
+    static func storeError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> StoreError? {
+        do {
+            try body()
+            Issue.record("expected a StoreError, nothing was thrown", sourceLocation: sourceLocation)
+        } catch let e as StoreError {
+            return e
+        } catch {
+            Issue.record("expected a StoreError, got \(error)", sourceLocation: sourceLocation)
+        }
+        return nil
+    }
+}
+
+extension AgentStore {
+    /// Raw SQL for tests: set up states the public API does not produce.
+    func execForTest(_ sql: String, _ values: [SQLValue] = []) throws {
+        try locked { (s: inout State) throws(StoreError) in _ = try s.db.run(sql, values) }
+    }
+
+    func intsForTest(_ sql: String, _ values: [SQLValue] = []) throws -> [Int] {
+        try locked { (s: inout State) throws(StoreError) -> [Int] in try s.db.ints(sql, values) }
+    }
+
+    func textForTest(_ sql: String, _ values: [SQLValue] = []) throws -> String? {
+        try locked { (s: inout State) throws(StoreError) -> String? in try s.db.text(sql, values) }
+    }
+}
