@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+@testable import Common
+
+@Suite struct StoreGroupsTests {
+    private func set(_ store: AgentStore, _ mode: String, _ status: String = "synced", _ data: [(Int, [String])]) throws -> Int {
+        let items = data.map { id, groups in
+            JSONValue.object(JSONObject([("id", .int(Int64(id))), ("groups", .array(groups.map { .string($0) }))]))
+        }
+        let json = JSONValue.object(JSONObject([("mode", .string(mode)), ("sync_status", .string(status)),
+                                                ("data", .array(items))]))
+        return try store.setAgentGroups(json.compactText)
+    }
+
+    private func belongs(_ store: AgentStore, _ id: Int) throws -> String? {
+        try store.textForTest(
+            """
+            SELECT group_concat(g.name || ':' || b.priority, ' ') FROM
+            (SELECT * FROM belongs WHERE id_agent = ? ORDER BY priority) b JOIN `group` g ON g.id = b.id_group
+            """, [.int(Int64(id))])
+    }
+
+    @Test func overrideSetsBelongsCSVHashAndStatus() throws {
+        let dir = try TempDir()
+        let store = try StoreTest.store(dir, agents: [1, 2, 3])
+        #expect(try set(store, "override", "syncreq", [(1, ["webservers", "default"]), (2, []), (77, ["x"])]) == 2)
+        #expect(try belongs(store, 1) == "webservers:0 default:1")
+        let a1 = try #require(try store.agent(id: 1))
+        #expect(a1.groups == ["webservers", "default"] && a1.groupSyncStatus == "syncreq")
+        #expect(a1.groupHash == StoreTest.agentHash("webservers,default"))
+        #expect(try store.textForTest("SELECT `group` FROM agent WHERE id = 1") == "webservers,default")
+        let a2 = try #require(try store.agent(id: 2))
+        #expect(a2.groups.isEmpty && a2.groupHash == nil)
+        #expect(try store.textForTest("SELECT `group` FROM agent WHERE id = 2") == nil)
+        #expect(try store.intsForTest("SELECT count(*) FROM `group` WHERE name = 'x'") == [0])  // agent 77 skipped
+        #expect(try store.agent(id: 77) == nil)
+        // Agent 3 untouched by the command.
+        #expect(try store.agent(id: 3)?.groups == ["default"])
+    }
+
+    @Test func appendEmptyOnlyAndRemove() throws {
+        let dir = try TempDir()
+        let store = try StoreTest.store(dir, agents: [1, 2])
+        _ = try set(store, "override", "synced", [(2, [])])
+        #expect(try set(store, "append", "synced", [(1, ["web", "default", "db"])]) == 1)
+        #expect(try belongs(store, 1) == "default:0 web:1 db:2")
+        #expect(try store.agent(id: 1)?.groupHash == StoreTest.agentHash("default,web,db"))
+        // empty_only: agent 1 has groups (skipped), agent 2 has none (assigned).
+        #expect(try set(store, "empty_only", "synced", [(1, ["other"]), (2, ["other", "web"])]) == 1)
+        #expect(try store.agent(id: 1)?.groups == ["default", "web", "db"])
+        #expect(try store.agent(id: 2)?.groups == ["other", "web"])
+        // remove: the rest keep their order; removing everything falls back to "default".
+        #expect(try set(store, "remove", "synced", [(1, ["web"]), (2, ["other", "web"])]) == 2)
+        #expect(try store.agent(id: 1)?.groups == ["default", "db"])
+        #expect(try store.agent(id: 1)?.groupHash == StoreTest.agentHash("default,db"))
+        #expect(try store.agent(id: 2)?.groups == ["default"])
+    }
+
+    @Test func malformedCommandsAreRefusedNamingTheField() throws {
+        let dir = try TempDir()
+        let store = try StoreTest.store(dir, agents: [1])
+        let cases: [(String, String)] = [
+            (#"{"mode":"replace","data":[]}"#, "unknown mode \"replace\""),
+            (#"{"data":[]}"#, "missing string \"mode\""),
+            (#"{"mode":"override","sync_status":"maybe","data":[]}"#, "sync_status \"maybe\""),
+            (#"{"mode":"override"}"#, "missing array \"data\""),
+            (#"{"mode":"override","data":[{"groups":["a"]}]}"#, "data[0] has no integer \"id\""),
+            (#"{"mode":"override","data":[{"id":1,"groups":[""]}]}"#, "agent 1 has a group"),
+            (#"{"mode":"override","#, "invalid JSON"),
+        ]
+        for (json, message) in cases {
+            let e = StoreTest.storeError { _ = try store.setAgentGroups(json) }
+            #expect(e?.kind == .invalidInput)
+            #expect(e?.detail.contains(message) == true, "\(e?.detail ?? "") for \(json)")
+        }
+    }
+
+    @Test func globalHashMatchesAnIndependentComputation() throws {
+        let dir = try TempDir()
+        let store = try StoreTest.store(dir, agents: [1, 2, 3, 4])
+        _ = try set(store, "override", "synced", [(1, ["b", "a"]), (2, ["default"]), (3, []), (4, ["a", "b", "c"])])
+        // Agent 3 has no hash and is left out; agent 0 never counts.
+        #expect(try store.globalGroupHash() == StoreTest.globalHash(["b,a", "default", "a,b,c"]))
+        // Values computed outside Swift (python3 hashlib.sha256(...).hexdigest()[:8]).
+        #expect(StoreTest.agentHash("default") == "37a8eec1")
+        #expect(try store.agent(id: 2)?.groupHash == "37a8eec1")
+        #expect(try store.agent(id: 1)?.groupHash == "71db20d9")
+        let empty = try StoreTest.store(try TempDir())
+        #expect(try empty.globalGroupHash() == nil)
+    }
+
+    @Test func recalculateRebuildsCSVAndHashFromBelongs() throws {
+        let dir = try TempDir()
+        let store = try StoreTest.store(dir, agents: [1, 2, 3])
+        _ = try set(store, "override", "synced", [(1, ["a", "b"]), (2, ["a"]), (3, [])])
+        let good = try store.globalGroupHash()
+        try store.execForTest("UPDATE agent SET group_hash = 'deadbeef', `group` = 'junk' WHERE id = 1")
+        try store.execForTest("UPDATE agent SET group_hash = NULL WHERE id = 2")
+        try store.execForTest("UPDATE agent SET group_hash = 'cafecafe', `group` = 'z' WHERE id = 3")
+        #expect(try store.globalGroupHash() != good)
+        try store.recalculateAgentGroupHashes()
+        #expect(try store.globalGroupHash() == good)
+        #expect(try store.agent(id: 1)?.groups == ["a", "b"])
+        #expect(try store.textForTest("SELECT `group` FROM agent WHERE id = 3") == nil)
+        #expect(try store.agent(id: 3)?.groupHash == nil)
+        // A belongs change made behind the CSV's back (swapped priorities) is picked up too.
+        try store.execForTest("UPDATE belongs SET priority = 1 - priority + 10 WHERE id_agent = 1")
+        try store.recalculateAgentGroupHashes()
+        #expect(try store.agent(id: 1)?.groups == ["b", "a"])
+        #expect(try store.agent(id: 1)?.groupHash == StoreTest.agentHash("b,a"))
+    }
+
+    @Test func syncStatusConditionListsChangedAgentsOnceWithTheHash() throws {
+        let dir = try TempDir()
+        let store = try StoreTest.store(dir, agents: [1, 2, 3])
+        _ = try set(store, "override", "syncreq", [(3, ["web", "default"]), (1, [])])
+        let hash = try #require(try store.globalGroupHash())
+        let first = try store.syncAgentGroupsGet(condition: .syncStatus, setSynced: true, getGlobalHash: true)
+        #expect(first.status == "ok")
+        #expect(first.payload == #"[{"data":[{"id":1,"groups":[]},{"id":3,"groups":["web","default"]}],"hash":"\#(hash)"}]"#)
+        let second = try store.syncAgentGroupsGet(condition: .syncStatus, setSynced: true, getGlobalHash: true)
+        #expect(second.payload == #"[{"data":[],"hash":"\#(hash)"}]"#)
+        // Without set_synced the rows stay pending; without get_global_hash there is no hash key.
+        _ = try set(store, "override", "syncreq", [(2, ["x"])])
+        let peek = try store.syncAgentGroupsGet(condition: .syncStatus, setSynced: false, getGlobalHash: false)
+        #expect(peek.payload == #"[{"data":[{"id":2,"groups":["x"]}]}]"#)
+        #expect(try store.agent(id: 2)?.groupSyncStatus == "syncreq")
+    }
+
+    @Test func hashOnlyQueryAndEmptyDatabase() throws {
+        let empty = try StoreTest.store(try TempDir())
+        #expect(try empty.syncAgentGroupsGet(condition: nil, setSynced: false, getGlobalHash: true)
+                == (status: "ok", payload: #"[{"data":[],"hash":null}]"#))
+        let dir = try TempDir()
+        let store = try StoreTest.store(dir, agents: [1])
+        let r = try store.syncAgentGroupsGet(condition: nil, setSynced: false, getGlobalHash: true)
+        #expect(r.payload == #"[{"data":[],"hash":"\#(StoreTest.globalHash(["default"]))"}]"#)
+    }
+
+    @Test func allConditionPagesOnLastIDWithTheHashOnlyOnTheLastChunk() throws {
+        let dir = try TempDir()
+        let store = try StoreTest.store(dir, agents: Array(1...60))
+        _ = try set(store, "override", "synced", (1...60).map { ($0, $0 % 3 == 0 ? ["default", "g\($0 % 5)"] : ["default"]) })
+        let limit = 600
+        var lastID = 0
+        var chunks: [(status: String, payload: String)] = []
+        repeat {
+            let r = try store.syncAgentGroupsGet(condition: .all, setSynced: false, getGlobalHash: true, lastID: lastID,
+                                                 maxResponseBytes: limit)
+            chunks.append(r)
+            let data = try #require(try JSONParser.parse(r.payload)[0]?["data"]?.arrayValue)
+            lastID = Int(data.last?["id"]?.intValue ?? 0)
+            #expect(r.status.utf8.count + 1 + r.payload.utf8.count <= limit)
+        } while chunks.last?.status == "due"
+        #expect(chunks.count > 3)
+        var seen: [Int] = []
+        for (i, c) in chunks.enumerated() {
+            let object = try #require(try JSONParser.parse(c.payload).arrayValue?.first?.objectValue)
+            #expect(object.keys == (i == chunks.count - 1 ? ["data", "hash"] : ["data"]))
+            for item in object["data"]?.arrayValue ?? [] {
+                let id = Int(item["id"]?.intValue ?? -1)
+                seen.append(id)
+                #expect(item["groups"] == (id % 3 == 0 ? ["default", .string("g\(id % 5)")] : ["default"]))
+            }
+        }
+        #expect(seen == Array(1...60))
+        #expect(try JSONParser.parse(chunks.last!.payload)[0]?["hash"]?.stringValue == (try store.globalGroupHash()))
+    }
+}
+
+extension JSONValue {
+    /// Element `i` of an array value.
+    fileprivate subscript(i: Int) -> JSONValue? {
+        guard case .array(let a) = self, a.indices.contains(i) else { return nil }
+        return a[i]
+    }
+}
