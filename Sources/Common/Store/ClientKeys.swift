@@ -6,7 +6,7 @@ public enum ClientKeys {
     /// removed (a name starting with '!' or '#'), and lines that are not `<digits> <name> <ip> <key>`.
     public static func parse(_ text: String) -> [Entry] {
         var entries: [Entry] = []
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(whereSeparator: \.isNewline) {  // "\r\n" is one Character
             let fields = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
             guard fields.count == 4, !fields[0].hasPrefix("#"),
                   fields[0].allSatisfy({ $0.isASCII && $0.isNumber }), let id = Int(fields[0]),
