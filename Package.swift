@@ -66,6 +66,10 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "agent-sim",
+            dependencies: ["Common", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
             name: "wire-bench",
             dependencies: ["Common"],
             path: "Benchmarks/wire-bench"
