@@ -71,6 +71,10 @@ import Testing
         try timed("recalculate") { try store.recalculateAgentGroupHashes() }
         #expect(try store.globalGroupHash() == expected)
 
+        // Opening checks the whole file (quick_check) and migrates: the cost a daemon start pays.
+        let reopened = try timed("reopen") { try AgentStore(path: store.path, nodeName: "master-node") }
+        #expect(try reopened.agents(statuses: ["never_connected"]).count == count)
+
         print("50,000 agents: " + marks.map { "\($0.0) \($0.1.formatted(.units(allowed: [.milliseconds])))" }
             .joined(separator: ", ") + "; \(rounds) sync_status round(s), \(chunks) full chunks")
     }

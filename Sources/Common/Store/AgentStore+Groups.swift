@@ -21,13 +21,21 @@ extension AgentStore {
     /// Agent ids the database lacks are skipped, as wazuh-db skips them; the return value counts the agents
     /// written, so `updated < data.count` tells a caller some were missing.
     public func setAgentGroups(_ json: String) throws(StoreError) -> Int {
-        let request = try GroupsRequest(json, path: path)
-        return try locked { (s: inout State) throws(StoreError) -> Int in
-            try s.db.transaction { () throws(StoreError) -> Int in
+        try setAgentGroups(GroupsRequest(json, path: path)).updated
+    }
+
+    /// `setAgentGroups` for a parsed command, also counting the agent ids the database lacks.
+    func setAgentGroups(_ request: GroupsRequest) throws(StoreError) -> (updated: Int, missing: Int) {
+        try locked { (s: inout State) throws(StoreError) -> (updated: Int, missing: Int) in
+            try s.db.transaction { () throws(StoreError) -> (updated: Int, missing: Int) in
                 var groupIDs: [String: Int64] = [:]
                 var updated = 0
+                var missing = 0
                 for (id, groups) in request.agents {
-                    guard try !s.db.ints("SELECT 1 FROM agent WHERE id = ?", [.int(id)]).isEmpty else { continue }
+                    guard try !s.db.ints("SELECT 1 FROM agent WHERE id = ?", [.int(id)]).isEmpty else {
+                        missing += 1
+                        continue
+                    }
                     let final: [String]
                     switch request.mode {
                     case .override:
@@ -45,7 +53,7 @@ extension AgentStore {
                     try Self.writeGroups(s.db, agent: id, groups: final, syncStatus: request.syncStatus, ids: &groupIDs)
                     updated += 1
                 }
-                return updated
+                return (updated, missing)
             }
         }
     }
