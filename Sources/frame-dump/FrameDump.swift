@@ -26,6 +26,7 @@ struct FrameDump: ParsableCommand {
 
     /// ArgumentParser exits 64 on usage errors; frame-dump documents 2, like most Unix tools.
     static func main() {
+        Signals.restoreTerminationDefaults()
         do {
             var command = try parseAsRoot()
             try command.run()

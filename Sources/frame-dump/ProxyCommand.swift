@@ -34,7 +34,9 @@ struct ProxyCommand: ParsableCommand {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: false)  // read only once the upstream is connected
             .childChannelInitializer { inbound in
-                Self.connect(inbound, to: target, live: live)
+                inbound.eventLoop.makeCompletedFuture {
+                    try inbound.pipeline.syncOperations.addHandler(UpstreamConnector(target: target, live: live))
+                }
             }
         let server: Channel
         do {
@@ -48,28 +50,6 @@ struct ProxyCommand: ParsableCommand {
         Output.error("listening on \(bound), forwarding to \(target)")
         try server.closeFuture.wait()
         try group.syncShutdownGracefully()
-    }
-
-    /// Opens the upstream connection for a new client and links the two channels.
-    private static func connect(_ inbound: Channel, to target: HostPort, live: LiveDecoder) -> EventLoopFuture<Void> {
-        ClientBootstrap(group: inbound.eventLoop)
-            .connect(host: target.host, port: target.port)
-            .flatMapThrowing { outbound in
-                let client = inbound.remoteAddress.map(text) ?? "-"
-                let server = outbound.remoteAddress.map(text) ?? target.description
-                let id = live.open(client: client, server: server)
-                let fromClient = ForwardingHandler(tap: { live.feed(connection: id, toServer: true, bytes: $0) },
-                                                   onClose: { live.close(connection: id) })
-                let fromServer = ForwardingHandler(tap: { live.feed(connection: id, toServer: false, bytes: $0) })
-                ForwardingHandler.pair(fromClient, fromServer)
-                try inbound.pipeline.syncOperations.addHandler(fromClient)
-                try outbound.pipeline.syncOperations.addHandler(fromServer)
-                inbound.setOption(.autoRead, value: true).whenComplete { _ in inbound.read() }
-            }
-            .flatMapErrorThrowing { error in
-                Output.error("cannot connect to \(target): \(error)")
-                throw error  // the client connection is closed
-            }
     }
 
     /// `ip:port` as in captures.

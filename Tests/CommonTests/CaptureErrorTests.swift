@@ -91,7 +91,8 @@ import Testing
         let plain = [UInt8](repeating: 0x61, count: 300)
         let frames = try MessageEncoder(fernet: nil, requestChunk: 120).encode(counter: 9, command: "str_upd", payload: plain)
         let whole = DecodeRecord.decode(frames, fernet: nil)
-        #expect(whole.messages.count == 1 && whole.messages[0].fragments == 3 && whole.messages[0].isDivided)
+        try #require(whole.messages.count == 1)
+        #expect(whole.messages[0].fragments == 3 && whole.messages[0].isDivided)
         #expect(whole.messages[0].payload == plain && whole.stops.isEmpty)
         // Drop the last fragment (its 20-byte header and 100-byte payload).
         let record = DecodeRecord.decode(Array(frames.dropLast(120)), fernet: nil)

@@ -62,7 +62,8 @@ import Testing
         #expect(reply.name == "ok" && reply.replyTo == "hello" && reply.counter == hello.counter)
         // Every message is either a request or the reply to one in this session.
         #expect(record.messages.filter { $0.replyTo != nil }.count == record.messages.count / 2)
-        #expect(record.messages.allSatisfy { $0.replyTo == nil || $0.name == "ok" || $0.name == "err" })
+        #expect(record.messages.allSatisfy { $0.replyTo == nil || ["ok", "err", "ok-m"].contains($0.name) })
+        #expect(record.messages.contains { $0.name == "ok-m" && $0.replyTo == "echo-c" })
     }
 
     @Test func session3LocalSocketPcapDecodesWithoutKey() throws {

@@ -74,7 +74,7 @@ import Testing
         #expect(result.status == 1)
         #expect(result.err.contains("decoding stopped at byte offset 944"))
         #expect(result.err.contains("stream truncated"))
-        #expect(result.out.split(separator: "\n").count == 6)
+        #expect(result.out.split(separator: "\n").count == 7)
     }
 
     @Test func truncatedPcapExitsOne() throws {

@@ -13,6 +13,7 @@ final class FrameDumpProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var out = Data()
     private var err = Data()
+    private var openStreams = 2
 
     init(_ arguments: [String], stdin: FileHandle? = nil) throws {
         process.executableURL = Self.binary
@@ -20,20 +21,28 @@ final class FrameDumpProcess: @unchecked Sendable {
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
-        if let stdin { process.standardInput = stdin }
-        outPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.withLock { self?.out.append(data) }
-        }
-        errPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.withLock { self?.err.append(data) }
-        }
+        process.standardInput = stdin ?? FileHandle.nullDevice
         try process.run()
+        // One blocking reader thread per pipe: simple, and it sees end of file exactly once.
+        drain(outPipe.fileHandleForReading) { $0.out.append($1) }
+        drain(errPipe.fileHandleForReading) { $0.err.append($1) }
+    }
+
+    private func drain(_ handle: FileHandle, into append: @escaping @Sendable (FrameDumpProcess, Data) -> Void) {
+        Thread.detachNewThread { [self] in
+            while true {
+                let data = handle.availableData
+                lock.withLock {
+                    if data.isEmpty { openStreams -= 1 } else { append(self, data) }
+                }
+                if data.isEmpty { return }
+            }
+        }
     }
 
     var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
     var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+    private var drained: Bool { lock.withLock { openStreams == 0 } }
 
     /// Waits (up to `timeout` seconds) until `condition` holds; returns whether it did.
     func wait(timeout: Double = 10, until condition: (FrameDumpProcess) -> Bool) -> Bool {
@@ -45,18 +54,19 @@ final class FrameDumpProcess: @unchecked Sendable {
         return condition(self)
     }
 
-    /// Waits for the process to exit by itself and for its output to drain.
+    /// Waits for the process to exit by itself and its output to be read to the end.
     func finish(timeout: Double = 30) -> Int32? {
-        guard wait(timeout: timeout, until: { !$0.process.isRunning }) else { return nil }
-        usleep(100_000)  // let the readability handlers take the last bytes
+        guard wait(timeout: timeout, until: { !$0.process.isRunning && $0.drained }) else { return nil }
         return process.terminationStatus
     }
 
-    /// Always called by the tests: the process must not outlive them.
+    /// Always called by the tests: the process must not outlive them. SIGTERM first, then SIGKILL.
     func kill() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        guard process.isRunning else { return }
+        process.terminate()
+        if !wait(timeout: 3, until: { !$0.process.isRunning }) {
+            _ = Foundation.kill(process.processIdentifier, SIGKILL)
+            _ = wait(timeout: 3, until: { !$0.process.isRunning })
         }
     }
 

@@ -31,7 +31,11 @@ public struct StreamMessageDecoder: Sendable {
         guard stop == nil else { return [] }
         buffer.append(contentsOf: bytes)
         var out: [DecodedMessage] = []
-        while stop == nil, let message = nextMessage() { out.append(message) }
+        while stop == nil {
+            let before = consumed
+            if let message = nextMessage() { out.append(message) }
+            if consumed == before { break }  // no whole frame left; a fragment consumes without a message
+        }
         // Reclaim consumed space; cheap when everything was consumed, amortised otherwise.
         if readIndex == buffer.count {
             buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
