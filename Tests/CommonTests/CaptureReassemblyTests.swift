@@ -88,6 +88,46 @@ import Testing
         try checkClean(DecodeRecord.decode(SyntheticCapture.pcap(noSYN)))
     }
 
+    @Test func captureStartingInsideAFrameSkipsToTheFirstHeader() throws {
+        var packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes(Self.pcap)).filter { !$0.segment.syn }
+        // The capture misses the first 50 bytes of each direction's first data segment.
+        for fromClient in [true, false] {
+            let i = try #require(packets.firstIndex { ($0.segment.source.port != 1516) == fromClient && !$0.segment.payload.isEmpty })
+            packets[i].segment.sequence &+= 50
+            packets[i].segment.payload.removeFirst(50)
+            // Pure acks of that direction seen before it would start the stream earlier: drop them.
+            packets = packets.enumerated().filter { n, p in
+                n >= i || (p.segment.source.port != 1516) != fromClient || !p.segment.payload.isEmpty
+            }.map(\.element)
+        }
+        let record = DecodeRecord.decode(SyntheticCapture.pcap(packets))
+        #expect(record.stops.isEmpty, "\(record.stops)")
+        let expected = try CaptureFixtures.expected("session1-fresh-worker.conn1.expected.jsonl")
+        for direction in [DecodedMessage.Direction.clientToServer, .serverToClient] {
+            let lines = expected.filter { $0.dir == direction.rawValue }.dropFirst()
+            let messages = record.messages(direction: direction)
+            try #require(messages.count == lines.count)
+            for (m, e) in zip(messages, lines) {
+                #expect(m.counter == e.counter && m.name == e.cmd && m.plainSHA256 == e.plainSHA256)
+                #expect(m.offset == e.off - 50)
+            }
+        }
+        #expect(record.warnings.filter { $0.contains("skipped 90 bytes to the first frame header") }.count == 2)
+    }
+
+    @Test func frameSyncFindsHeadersOnlyWhereTheyChain() throws {
+        let encoder = MessageEncoder(fernet: CaptureFixtures.fernet)
+        let frames = try encoder.encode(counter: 1, command: "syn_i_w_m_p", payload: [])
+            + encoder.encode(counter: 2, command: "ok ", payload: Array("x".utf8))
+        let junk: [UInt8] = Array("AAAA ok ---------xyz".utf8) + [0, 0, 0, 5] + Array("hello ------".utf8)
+        let bytes = junk + frames
+        #expect(FrameSync.firstHeader(in: bytes, from: 0, maxPayload: WireLimits.maxMessageSize) == .found(junk.count))
+        // The second frame alone cannot be confirmed until the stream ends.
+        let second = Array(frames[120...])
+        #expect(FrameSync.firstHeader(in: second, from: 0, maxPayload: WireLimits.maxMessageSize) == .needMore(0))
+        #expect(FrameSync.firstHeader(in: second, from: 0, maxPayload: WireLimits.maxMessageSize, atEnd: true) == .found(0))
+    }
+
     @Test(arguments: [(UInt32(0), false), (1, false), (101, false), (228, false), (229, true), (101, true),
                       (113, false), (276, true), (0, true)])
     func everyLinkLayerDecodesIdentically(linkType: UInt32, v6: Bool) throws {

@@ -121,7 +121,14 @@ public final class CaptureDecoder {
             stream.decoder.halt(.missingSegments(missing: missing), at: stream.reassembler.delivered)
             bytes = []
         }
-        for var message in stream.decoder.feed(bytes) {
+        if stream.reassembler.startedMidStream { stream.decoder.startMidStream() }
+        let messages = stream.decoder.feed(bytes)
+        if stream.decoder.skipped > 0, !stream.decoder.synchronizing, !stream.reportedSkip {
+            stream.reportedSkip = true
+            onWarning("\(stream.label): capture started mid-connection; skipped \(stream.decoder.skipped) bytes"
+                      + " to the first frame header")
+        }
+        for var message in messages {
             message.time = time
             message.source = stream.from.description
             message.destination = stream.to.description

@@ -17,6 +17,10 @@ public struct StreamMessageDecoder: Sendable {
     private var dividedStarts: [UInt32: (offset: Int, fragments: Int)] = [:]
     /// Set once decoding failed; later input is ignored.
     public private(set) var stop: StreamStop?
+    /// True while looking for the first frame header of a stream picked up mid-connection.
+    public private(set) var synchronizing = false
+    /// Bytes dropped before the first frame header when synchronizing.
+    public private(set) var skipped = 0
 
     public init(fernet: Fernet?, maxPayload: Int = WireLimits.maxMessageSize) {
         self.fernet = fernet
@@ -26,12 +30,19 @@ public struct StreamMessageDecoder: Sendable {
     /// Bytes received but not yet framed.
     public var buffered: Int { buffer.count - readIndex }
 
+    /// The stream does not start at a frame boundary (no SYN was captured): look for the first header
+    /// (`FrameSync`) before decoding. Only meaningful before any byte was fed.
+    public mutating func startMidStream() {
+        if consumed == 0 && buffer.isEmpty { synchronizing = true }
+    }
+
     /// Appends bytes and returns the messages they complete.
     public mutating func feed<C: Collection>(_ bytes: C) -> [DecodedMessage] where C.Element == UInt8 {
         guard stop == nil else { return [] }
         buffer.append(contentsOf: bytes)
+        if synchronizing { synchronize() }
         var out: [DecodedMessage] = []
-        while stop == nil {
+        while stop == nil && !synchronizing {
             let before = consumed
             if let message = nextMessage() { out.append(message) }
             if consumed == before { break }  // no whole frame left; a fragment consumes without a message
@@ -47,6 +58,18 @@ public struct StreamMessageDecoder: Sendable {
         return out
     }
 
+    private mutating func synchronize() {
+        let result = FrameSync.firstHeader(in: buffer, from: readIndex, maxPayload: maxPayload)
+        let start: Int
+        switch result {
+        case .found(let p): start = p; synchronizing = false
+        case .needMore(let p): start = p
+        }
+        skipped += start - readIndex
+        consumed += start - readIndex
+        readIndex = start
+    }
+
     /// Stops decoding for a reason found outside the byte stream (a hole in a capture).
     public mutating func halt(_ reason: StreamStop.Reason, at offset: Int? = nil) {
         if stop == nil { stop = StreamStop(offset: offset ?? consumed, reason: reason) }
@@ -56,6 +79,12 @@ public struct StreamMessageDecoder: Sendable {
     public mutating func finish() -> StreamStop? {
         if let stop { return stop }
         let left = buffered
+        if synchronizing {
+            if left > 0 || skipped > 0 {
+                stop = StreamStop(offset: consumed, reason: .noFrameHeader(skipped: skipped + left))
+            }
+            return stop
+        }
         if left > 0 {
             var needed = WireLimits.headerSize
             if left >= WireLimits.headerSize {

@@ -10,6 +10,8 @@ public struct StreamStop: Error, Equatable, Sendable, CustomStringConvertible {
         case missingSegments(missing: Int)
         /// The capture kept only part of a packet (snaplen): its payload is incomplete.
         case packetCut(captured: Int, announced: Int)
+        /// A stream picked up mid-connection in which no frame header could be found.
+        case noFrameHeader(skipped: Int)
 
         public var description: String {
             switch self {
@@ -21,6 +23,8 @@ public struct StreamStop: Error, Equatable, Sendable, CustomStringConvertible {
                 return "\(missing) bytes of TCP payload are missing from the capture"
             case let .packetCut(captured, announced):
                 return "a packet was cut by the capture's snaplen: \(captured) of \(announced) payload bytes kept"
+            case .noFrameHeader(let skipped):
+                return "no frame header found in the \(skipped) bytes captured after the connection started"
             }
         }
     }

@@ -10,6 +10,8 @@ final class TCPConnectionTable {
         var decoder: StreamMessageDecoder
         /// Set once the stop was reported, so it is reported once.
         var reportedStop = false
+        /// Set once bytes skipped to the first header (mid-connection start) were reported.
+        var reportedSkip = false
 
         var label: String { "\(from) → \(to)" }
     }
