@@ -7,6 +7,10 @@ struct FrameDump: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "frame-dump",
         abstract: "Decode Wazuh cluster traffic (port 1516 or the local socket) into messages.",
+        usage: """
+            frame-dump [--key KEY | --key-file FILE] [--json] [--payload] [--port N] [--format FORMAT] FILE|-
+            frame-dump proxy --listen HOST:PORT --to HOST:PORT [--key KEY] [--json] [--payload]
+            """,
         discussion: """
             Reads a pcap or pcapng capture, or a raw byte stream of one direction of a cluster \
             connection, and prints one line per message in time order: time, sender → receiver, \
@@ -15,7 +19,8 @@ struct FrameDump: ParsableCommand {
 
             With --key (the 32-character <key> of the <cluster> block) payloads are decrypted; without \
             it, encrypted payloads are shown as Fernet tokens. Use `frame-dump proxy` to watch a live \
-            connection.
+            connection. All options: `frame-dump decode --help`, `frame-dump proxy --help`, and \
+            frame-dump(1).
 
             Exit status: 0 when everything decoded, 1 when decoding stopped on truncated or damaged \
             data (the byte offset is reported on stderr), 2 on a usage or input/output error.

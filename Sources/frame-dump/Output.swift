@@ -22,14 +22,19 @@ enum Output {
 
     private static func flushLocked() {
         guard !pending.isEmpty else { return }
-        FileHandle.standardOutput.write(pending)
+        do {
+            try FileHandle.standardOutput.write(contentsOf: pending)
+        } catch {
+            // The reader went away (EPIPE with SIGPIPE ignored) or the disk is full: nothing left to do.
+            exit(ExitStatus.usage)
+        }
         pending.removeAll(keepingCapacity: true)
     }
 
     /// `frame-dump: <text>` on stderr.
     static func error(_ text: String) {
         flush()
-        FileHandle.standardError.write(Data("frame-dump: \(text)\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("frame-dump: \(text)\n".utf8))
     }
 
     static func warning(_ text: String) { error("warning: \(text)") }
