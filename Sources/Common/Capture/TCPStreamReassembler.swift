@@ -78,6 +78,10 @@ public struct TCPStreamReassembler: Sendable {
     }
 
     private mutating func hold(start: Int, bytes: [UInt8]) throws(Failure) {
+        // Refused before storing, so a stream that lost a segment cannot grow without bound.
+        guard pendingBytes + bytes.count <= maxPendingBytes else {
+            throw .tooMuchPending(offset: delivered, bytes: pendingBytes + bytes.count)
+        }
         var low = 0, high = pending.count
         while low < high {
             let mid = (low + high) / 2
@@ -92,9 +96,6 @@ public struct TCPStreamReassembler: Sendable {
             pending.insert((start, bytes), at: low)
         }
         pendingBytes += bytes.count
-        guard pendingBytes <= maxPendingBytes else {
-            throw .tooMuchPending(offset: delivered, bytes: pendingBytes)
-        }
     }
 
     private mutating func drainPending(into out: inout [UInt8]) {
