@@ -86,9 +86,18 @@ struct Clusterd: AsyncParsableCommand {
 
     private func runNode(_ ctx: NodeContext) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let master = ctx.config.nodeType == .master ? Master(ctx: ctx) : nil
-        let worker = ctx.config.nodeType == .worker ? Worker(ctx: ctx) : nil
-        let local = LocalServer(ctx: ctx, master: master, worker: worker)
+        let store: AgentStore
+        do {
+            store = try AgentStore.open(home: ctx.home, nodeName: ctx.config.nodeName)
+        } catch {
+            ctx.log.error(tag: "Cluster", subtag: "Main", "Cannot open the agent database: \(error)")
+            if !f { FileHandle.standardError.write(Data("clusterd: cannot open the agent database: \(error)\n".utf8)) }
+            throw ExitCode(1)
+        }
+        let clients = LocalClients()
+        let master = ctx.config.nodeType == .master ? Master(ctx: ctx, store: store) : nil
+        let worker = ctx.config.nodeType == .worker ? Worker(ctx: ctx, store: store, clients: clients) : nil
+        let local = LocalServer(ctx: ctx, master: master, worker: worker, clients: clients)
         var services: [any Service] = [NodeService { try await local.run(group: group) }]
         if let master { services.append(NodeService { try await master.run(group: group) }) }
         if let worker { services.append(NodeService { try await worker.run(group: group) }) }

@@ -10,11 +10,13 @@ final class LocalServer: Sendable {
     let ctx: NodeContext
     let master: Master?
     let worker: Worker?
+    let clients: LocalClients
 
-    init(ctx: NodeContext, master: Master?, worker: Worker?) {
+    init(ctx: NodeContext, master: Master?, worker: Worker?, clients: LocalClients) {
         self.ctx = ctx
         self.master = master
         self.worker = worker
+        self.clients = clients
     }
 
     func run(group: EventLoopGroup) async throws {
@@ -44,14 +46,17 @@ final class LocalServer: Sendable {
     }
 
     private func serve(_ connection: NIOAsyncChannel<WireMessage, OutboundMessage>) async {
-        let name = String(Int.random(in: 0..<(1 << 20)))
-        let tag = "Local \(name)"
-        ctx.log.debug(tag: tag, subtag: "Main", "Connection received in local server.")
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let link = PeerLink(outbound: outbound, remote: tag, requestTimeout: ctx.options.timeoutClusterRequest) { message, link in
-                    await self.handle(message, link: link, tag: tag)
+                let nameBox = NameBox()
+                let link = PeerLink(outbound: outbound, remote: "local", requestTimeout: ctx.options.timeoutClusterRequest) { message, link in
+                    await self.handle(message, link: link, name: nameBox.name)
                 }
+                let name = await clients.register(link)
+                nameBox.name = name
+                let tag = "Local \(name)"
+                ctx.log.debug(tag: tag, subtag: "Main", "Connection received in local server.")
+                defer { Task { await self.clients.unregister(name) } }
                 do {
                     for try await message in inbound { await link.received(message) }
                 } catch {
@@ -60,11 +65,12 @@ final class LocalServer: Sendable {
                 await link.close()
             }
         } catch {
-            ctx.log.debug(tag: tag, subtag: "Main", "Local connection ended: \(error)")
+            ctx.log.debug(tag: "Local Server", subtag: "Main", "Local connection ended: \(error)")
         }
     }
 
-    private func handle(_ message: WireMessage, link: PeerLink, tag: String) async -> Reply {
+    private func handle(_ message: WireMessage, link: PeerLink, name: String) async -> Reply {
+        let tag = "Local \(name)"
         ctx.log.debug(tag: tag, subtag: "Main", "Command received: b'\(message.name)'")
         switch message.name {
         case "get_config":
@@ -76,6 +82,10 @@ final class LocalServer: Sendable {
                 return await answerOnMaster(master, message)
             }
             return relay(message, to: link)
+        case "sendsync", "sendasync":
+            return sendSync(message, from: link, name: name)
+        case "dapi":
+            return dapi(message, from: link, name: name)
         default:
             return .errText("unknown command 'b'\(message.name)''")
         }
@@ -94,6 +104,33 @@ final class LocalServer: Sendable {
         } catch {
             return .err(.internal(1000, "\(error)"))
         }
+    }
+
+    /// `sendsync` (a C daemon's request; the answer comes later as an `ok`/`err` request) and `sendasync`
+    /// (answered at once). On a worker they go to the master; on the master (where 4.8.1 refuses them)
+    /// they are served directly, so tools can register agents through any node.
+    private func sendSync(_ message: WireMessage, from link: PeerLink, name: String) -> Reply {
+        let isAsync = message.name == "sendasync"
+        let timeout = ctx.options.timeoutClusterRequest
+        if let master {
+            let payload = message.payload
+            Task {
+                let result = await master.sendSync.handle(payload, from: "\(ctx.config.nodeName) (\(name))")
+                if !isAsync { deliverSendSync(result, to: link, timeout: timeout) }
+            }
+        } else {
+            guard let masterLink = worker?.masterLink else { return .err(.cluster(3023)) }
+            let payload = Array("\(name) ".utf8) + message.payload
+            Task {
+                do {
+                    let response = try await masterLink.request("sendsync", payload)
+                    if case .err(let e) = response, !isAsync { deliverSendSync(.failure(e), to: link, timeout: timeout) }
+                } catch {
+                    if !isAsync { deliverSendSync(.failure((error as? LinkError)?.exception ?? .internal(1000, "\(error)")), to: link, timeout: timeout) }
+                }
+            }
+        }
+        return isAsync ? .ok("Added request to sendsync requests queue") : .none
     }
 
     /// Worker: answer at once, forward to the master, and deliver its reply as `control_res` (or its error
@@ -116,5 +153,14 @@ final class LocalServer: Sendable {
             }
         }
         return .ok("Sent request to master node")
+    }
+}
+
+final class NameBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = ""
+    var name: String {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
     }
 }

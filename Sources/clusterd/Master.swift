@@ -9,10 +9,14 @@ final class Master: Sendable {
     let ctx: NodeContext
     let registry: WorkerRegistry
     let integrity: MasterIntegrity
+    let store: AgentStore
+    let sendSync: SendSyncService
     static let maxConnectionsPerIP = 10
 
-    init(ctx: NodeContext) {
+    init(ctx: NodeContext, store: AgentStore) {
         self.ctx = ctx
+        self.store = store
+        sendSync = SendSyncService(ctx: ctx, registration: RegistrationService(ctx: ctx, store: store))
         registry = WorkerRegistry(maxSilence: ctx.options.maxAllowedTimeWithoutKeepalive)
         integrity = MasterIntegrity(ctx: ctx)
     }
@@ -37,6 +41,7 @@ final class Master: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.keepaliveChecker() }
             group.addTask { try await self.integrity.run() }
+            group.addTask { try await self.localAgentGroupsLoop() }
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     group.addTask { await self.serve(connection) }
@@ -117,7 +122,7 @@ final class Master: Sendable {
         for w in await registry.all where w.helloAccepted && (filter == nil || filter!.contains(w.name)) {
             connected += 1
             var info = Self.nodeInfo(name: w.name, type: w.nodeType, version: w.version, ip: w.ip).objectValue!
-            info["n_active_agents"] = 0
+            info["n_active_agents"] = .int(Int64((try? store.countActive(nodeName: w.name)) ?? 0))
             let st = w.status
             func d(_ date: Date?) -> JSONValue { .string(NodeContext.isoDate(date)) }
             func n(_ i: Int) -> JSONValue { .int(Int64(i)) }
@@ -136,7 +141,7 @@ final class Master: Sendable {
         }
         if filter == nil || filter!.contains(ctx.config.nodeName) {
             var info = Self.nodeInfo(name: ctx.config.nodeName, type: "master", version: NodeContext.version, ip: ctx.config.masterAddress).objectValue!
-            info["n_active_agents"] = 0
+            info["n_active_agents"] = .int(Int64((try? store.countActive(nodeName: ctx.config.nodeName)) ?? 0))
             nodes[ctx.config.nodeName] = ["info": .object(info)]
         }
         return ["n_connected_nodes": .int(Int64(connected)), "nodes": .object(nodes)]

@@ -52,6 +52,48 @@ actor MasterSession {
         case "get_health":
             let filter = (try? JSONParser.parse(message.payload))?.arrayValue?.compactMap(\.stringValue)
             return .ok(await master.health(filter: filter).pythonText)
+        case "sendsync":
+            guard let name, await master.registry.worker(name)?.helloAccepted == true else {
+                return .errText("unknown command 'b'\(command)''")
+            }
+            let (client, json) = splitFirstSpace(message.payload)
+            let origin = "\(name) (\(client))"
+            Task {
+                let result = await master.sendSync.handle(json, from: origin)
+                switch result {
+                case .success(let reply):
+                    do {
+                        let id = try await link.sendString(reply)
+                        _ = try await link.request("sendsyn_res", text: "\(client) \(id)")
+                    } catch {
+                        ctx.log.error(tag: "Master", subtag: "SendSync", "Error in SendSync (parameters \(origin)): \(error)")
+                    }
+                case .failure(let e):
+                    _ = try? await link.request("sendsyn_err", text: "\(client) \(e)")
+                }
+            }
+            return .ok("Added request to SendSync requests queue")
+        case "syn_a_w_m_p", "syn_a_w_m":
+            guard let name, await master.registry.worker(name)?.helloAccepted == true else { return .errText("unknown command 'b'\(command)''") }
+            return await agentInfoCommand(message, worker: name, link: link)
+        case "syn_w_g_e", "syn_wgc_e", "syn_w_g_err", "syn_wgc_err", "syn_w_g_c":
+            guard let name, await master.registry.worker(name)?.helloAccepted == true else { return .errText("unknown command 'b'\(command)''") }
+            return await agentGroupsCommand(message, worker: name)
+        case "dapi":
+            guard let name, await master.registry.worker(name)?.helloAccepted == true else { return .errText("unknown command 'b'\(command)''") }
+            let (client, json) = splitFirstSpace(message.payload)
+            let store = master.store
+            ctx.log.info(tag: "Master", subtag: "D API", "Receiving request: get_agents_overview from \(name) (\(client))")
+            Task {
+                switch AgentsOverview.answer(json, store: store) {
+                case .success(let result):
+                    if let id = try? await link.sendString(result) { _ = try? await link.request("dapi_res", text: "\(client) \(id)") }
+                case .failure(let e):
+                    ctx.log.error(tag: "Master", subtag: "D API", "Error in distributed API: \(e)")
+                    _ = try? await link.request("dapi_err", text: "\(client) \(e.json.pythonText)")
+                }
+            }
+            return .ok("Added request to API requests queue")
         case "syn_i_w_m_p", "syn_i_w_m", "syn_i_w_m_e", "syn_i_w_m_r", "capability":
             guard let name, await master.registry.worker(name)?.helloAccepted == true else {
                 return .errText("unknown command 'b'\(command)''")

@@ -12,7 +12,14 @@ final class Worker: Sendable {
     /// The link to the master while `hello` has been accepted; nil otherwise.
     private let current = Mutex<PeerLink?>(nil)
 
-    init(ctx: NodeContext) { self.ctx = ctx }
+    let store: AgentStore
+    let clients: LocalClients
+
+    init(ctx: NodeContext, store: AgentStore, clients: LocalClients) {
+        self.ctx = ctx
+        self.store = store
+        self.clients = clients
+    }
 
     private var log: ClusterLog { ctx.log }
     private var tag: String { "Worker \(ctx.config.nodeName)" }
@@ -73,7 +80,7 @@ final class Worker: Sendable {
                 guard let session = box.session else { return .errText("unknown command 'b'\(message.name)''") }
                 return await session.handle(message)
             }
-            let session = WorkerSession(ctx: ctx, link: link)
+            let session = WorkerSession(ctx: ctx, link: link, store: store, clients: clients)
             box.session = session
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
@@ -120,6 +127,7 @@ final class Worker: Sendable {
         // Integrity starts right after `hello` (4.8.1 waits one interval first).
         await withDiscardingTaskGroup { group in
             group.addTask { await session.integrityLoop() }
+            group.addTask { await session.agentInfoLoop() }
             group.addTask { await self.keepalive(link: link, channel: channel) }
         }
     }

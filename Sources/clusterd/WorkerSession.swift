@@ -12,10 +12,17 @@ actor WorkerSession {
     private var checkStart = Date()
     /// The master announced zip packages in its `hello` reply (our master); a Wazuh master did not.
     private(set) var masterSupportsZip = false
+    var agentInfoStart = Date()
+    var groupMismatches = 0
 
-    init(ctx: NodeContext, link: PeerLink) {
+    let store: AgentStore
+    let clients: LocalClients
+
+    init(ctx: NodeContext, link: PeerLink, store: AgentStore, clients: LocalClients) {
         self.ctx = ctx
         self.link = link
+        self.store = store
+        self.clients = clients
     }
 
     private var tag: String { "Worker \(ctx.config.nodeName)" }
@@ -104,6 +111,30 @@ actor WorkerSession {
             return .ok("Error received")
         case "echo-m":
             return .reply(command: "ok-c", payload: message.payload)
+        case "syn_m_a_e", "syn_m_a_err":
+            return agentInfoResult(message)
+        case "syn_g_m_w", "syn_g_m_w_c":
+            return agentGroupsReceived(message)
+        case "dapi_res", "dapi_err":
+            return await dapiResult(message)
+        case "sendsyn_res", "sendsyn_err":
+            let (client, rest) = splitFirstSpace(message.payload)
+            guard let local = await clients.link(client) else {
+                return .err(.internal(1000, "local client \(client) is gone"))
+            }
+            let result: Result<[UInt8], WazuhException>
+            if message.name == "sendsyn_res" {
+                guard let reply = await link.takeString(String(decoding: rest, as: UTF8.self)) else {
+                    return .err(.cluster(3035, String(decoding: rest, as: UTF8.self)))
+                }
+                result = .success(reply)
+            } else {
+                result = .failure(WazuhException.parse(payload: rest))
+                deliverSendSyncText(String(decoding: rest, as: UTF8.self), to: local)
+                return .ok("SendSync error forwarded to worker")
+            }
+            deliverSendSync(result, to: local, timeout: ctx.options.timeoutClusterRequest)
+            return .ok("Response forwarded to worker")
         default:
             return .errText("unknown command 'b'\(message.name)''")
         }
@@ -140,6 +171,7 @@ actor WorkerSession {
                 let home = ctx.home
                 let result = await Task.detached { PackageApplier(home: home).apply(package) }.value
                 ctx.log.debug(tag: tag, subtag: subtag, "Updating local files: End.")
+                if (result.created + result.updated).contains("etc/client.keys") { loadClientKeys() }
                 if result.hasErrors {
                     ctx.log.error(tag: tag, subtag: subtag, "Found errors: \(result.errorsOverwriting.count) overwriting, \(result.errorsCreating.count) creating and \(result.errorsRemoving.count) removing")
                     for (p, e) in result.errorsOverwriting.merging(result.errorsCreating, uniquingKeysWith: { a, _ in a }).merging(result.errorsRemoving, uniquingKeysWith: { a, _ in a }) {
@@ -155,4 +187,23 @@ actor WorkerSession {
     }
 
     func closed() async { await receiveTasks.cancelAll() }
+
+    /// After a sync that changed `client.keys`, the store follows it (as a Wazuh manager's database module
+    /// does on workers): agents with a key are inserted, agents without one deleted.
+    private func loadClientKeys() {
+        let tag = "Worker \(ctx.config.nodeName)"
+        do {
+            let text = try String(contentsOfFile: ctx.home + "/etc/client.keys", encoding: .utf8)
+            let (inserted, deleted) = try store.loadClientKeys(ClientKeys.parse(text))
+            ctx.log.debug(tag: tag, subtag: "Integrity sync", "Agent database updated from client.keys: \(inserted) added, \(deleted) removed.")
+        } catch {
+            ctx.log.error(tag: tag, subtag: "Integrity sync", "Could not load client.keys into the agent database: \(error)")
+        }
+    }
+
+    /// `sendsyn_err` carries the error text itself; the local client gets it verbatim in an `err` request.
+    private func deliverSendSyncText(_ text: String, to local: PeerLink) {
+        let timeout = ctx.options.timeoutClusterRequest
+        Task { _ = try? await local.request("err", Array(text.utf8), timeout: timeout) }
+    }
 }

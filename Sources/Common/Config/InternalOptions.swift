@@ -37,6 +37,11 @@ public struct InternalOptions: Sendable, Equatable {
     public init() {}
 
     /// The 4.8.1 values.
+    /// clusterd's own option (not in Wazuh's cluster.json): send agent registrations (`sendsync` to
+    /// `authd`) to a real authd at `queue/sockets/auth` instead of the master's built-in service.
+    /// Set with `{"registration": {"use_authd_socket": true}}` in the override file.
+    public var registrationUsesAuthdSocket = false
+
     public static let defaults = InternalOptions()
 
     /// Environment variable naming an override file (takes precedence over `<home>/etc/cluster-internal.json`).
@@ -79,6 +84,15 @@ public struct InternalOptions: Sendable, Equatable {
         guard let top = json.objectValue else { throw fail("", "expected a JSON object at the top level") }
         var options = InternalOptions.defaults
         for (key, value) in top {
+            if key == "registration" {
+                guard let section = value.objectValue else { throw fail("registration", "expected an object") }
+                for (name, v) in section {
+                    guard name == "use_authd_socket" else { throw fail("registration.\(name)", "unknown key; known keys: use_authd_socket") }
+                    guard let flag = v.boolValue else { throw fail("registration.use_authd_socket", "expected true or false") }
+                    options.registrationUsesAuthdSocket = flag
+                }
+                continue
+            }
             guard key == "intervals" else {
                 // Other sections of the real cluster.json are accepted so a copy of it loads; they are fixed here.
                 if ["files", "excluded_files", "excluded_extensions", "distributed_api"].contains(key) { continue }

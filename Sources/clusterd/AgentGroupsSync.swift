@@ -1,0 +1,193 @@
+import Common
+import Foundation
+
+/// Agent-groups (PROTOCOL.md §7), master side: `Local agent-groups` reads the agents whose groups
+/// changed (with the global hash) and sends them to every worker; `syn_w_g_c` asks for everything.
+extension Master {
+    func localAgentGroupsLoop() async throws {
+        let subtag = "Local agent-groups"
+        let delay = ctx.options.agentGroupStartDelay
+        ctx.log.info(tag: "Master", subtag: subtag, "Sleeping \(PythonJSONEncoder.pythonFloat(delay).replacingOccurrences(of: ".0", with: ""))s before starting the agent-groups task, waiting for the workers connection.")
+        try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+        while !Task.isCancelled {
+            let start = Date()
+            ctx.log.info(tag: "Master", subtag: subtag, "Starting.")
+            let workers = await registry.all.filter(\.helloAccepted)
+            if workers.isEmpty {
+                ctx.log.info(tag: "Master", subtag: subtag, "No clients connected. Skipping.")
+            } else {
+                do {
+                    let store = self.store
+                    let chunks = try await Task.detached {
+                        try Self.collectChunks { try store.syncAgentGroupsGet(condition: .syncStatus, setSynced: true, getGlobalHash: true, lastID: $0) }
+                    }.value
+                    ctx.log.debug(tag: "Master", subtag: subtag, "Obtained \(chunks.count) chunks of data in \(elapsed(since: start)).")
+                    if !chunks.isEmpty {
+                        for w in workers { Task { await self.sendAgentGroups(chunks, to: w, full: false) } }
+                    }
+                    ctx.log.info(tag: "Master", subtag: subtag, "Finished in \(elapsed(since: start)).")
+                } catch {
+                    ctx.log.error(tag: "Master", subtag: subtag, "Error getting agent-groups from WDB: \(error)")
+                }
+            }
+            try await Task.sleep(nanoseconds: UInt64(ctx.options.syncAgentGroupsMaster * 1e9))
+        }
+    }
+
+    /// Repeats a wazuh-db style query while it answers `due`; `next` gets the last id seen (paging).
+    static func collectChunks(_ next: (Int) throws -> (status: String, payload: String)) throws -> [String] {
+        var chunks: [String] = []
+        var lastID = 0
+        while true {
+            let (status, payload) = try next(lastID)
+            if payload != "[]" && payload != #"[{"data":[]}]"# { chunks.append(payload) }
+            guard status == "due" else { break }
+            let parsed = try? JSONParser.parse(payload)
+            let newLast = parsed?.arrayValue?.last?["data"]?.arrayValue?.last?["id"]?.intValue.map(Int.init)
+            guard let newLast, newLast > lastID else { break }
+            lastID = newLast
+        }
+        return chunks
+    }
+
+    /// `Agent-groups send` (or `send full`): the long string, then `syn_g_m_w` (`syn_g_m_w_c`).
+    func sendAgentGroups(_ chunks: [String], to worker: WorkerInfo, full: Bool) async {
+        let tag = "Worker \(worker.name)", subtag = full ? "Agent-groups send full" : "Agent-groups send"
+        let start = Date()
+        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
+        await registry.update(worker.name) {
+            if full { $0.status.agentGroupsFullStart = start } else { $0.status.agentGroupsStart = start }
+        }
+        let envelope: JSONValue = ["set_data_command": "global set-agent-groups",
+                                   "payload": ["mode": "override", "sync_status": "synced"],
+                                   "chunks": .array(chunks.map { .string($0) })]
+        do {
+            let id = try await worker.link.sendString(Array(envelope.pythonText.utf8))
+            _ = try await worker.link.request(full ? "syn_g_m_w_c" : "syn_g_m_w", text: id)
+        } catch {
+            ctx.log.error(tag: tag, subtag: subtag, "Error sending agent-groups information to \(worker.name): \(error)")
+        }
+    }
+
+    /// `syn_w_g_c`: every agent's groups, after recalculating the hashes.
+    func sendAllAgentGroups(to worker: WorkerInfo) async {
+        let tag = "Worker \(worker.name)", subtag = "Agent-groups send full"
+        let store = self.store
+        do {
+            let chunks = try await Task.detached { () throws -> [String] in
+                do { try store.recalculateAgentGroupHashes() } catch {
+                    // 4.8.1 only warns and goes on.
+                }
+                return try Self.collectChunks { try store.syncAgentGroupsGet(condition: .all, setSynced: false, getGlobalHash: false, lastID: $0) }
+            }.value
+            if chunks.isEmpty {
+                ctx.log.info(tag: tag, subtag: subtag, "Finished in 0.000s. Updated 0 chunks.")
+                return
+            }
+            await sendAgentGroups(chunks, to: worker, full: true)
+        } catch {
+            ctx.log.error(tag: tag, subtag: subtag, "Error getting agent-groups from WDB: \(error)")
+        }
+    }
+}
+
+extension MasterSession {
+    func agentGroupsCommand(_ message: WireMessage, worker: String) async -> Reply {
+        let full = message.name.hasPrefix("syn_wgc")
+        let subtag = full ? "Agent-groups send full" : "Agent-groups send"
+        switch message.name {
+        case "syn_w_g_c":
+            if let info = await master.registry.worker(worker) { Task { await master.sendAllAgentGroups(to: info) } }
+            return .ok("<clusterd full agent-groups task for \(worker)>")
+        case "syn_w_g_err", "syn_wgc_err":
+            ctx.log.error(tag: tag, subtag: subtag, "There was an error while processing agent-groups on the peer: \(String(decoding: message.payload, as: UTF8.self))")
+            return .ok("Thanks")
+        default:  // syn_w_g_e, syn_wgc_e
+            let result = try? JSONParser.parse(message.payload)
+            let updated = Int(result?["updated_chunks"]?.intValue ?? 0)
+            let errors = result?["error_messages"]?.arrayValue ?? []
+            let status = await master.registry.worker(worker)?.status
+            let start = (full ? status?.agentGroupsFullStart : status?.agentGroupsStart) ?? Date()
+            let end = Date()
+            await master.registry.update(worker) {
+                if full { $0.status.agentGroupsFullEnd = end; $0.status.agentGroupsFullChunks = updated }
+                else { $0.status.agentGroupsEnd = end; $0.status.agentGroupsChunks = updated }
+            }
+            if errors.isEmpty {
+                ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(updated) chunks.")
+            } else {
+                ctx.log.error(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(updated) chunks. There were \(errors.count) chunks with errors: \(JSONValue.array(errors).pythonText)")
+            }
+            return .ok("Thanks")
+        }
+    }
+}
+
+/// Agent-groups, worker side: apply what the master sends, then compare global hashes; after
+/// `agent_groups_mismatch_limit` mismatches in a row, ask for everything (`syn_w_g_c`).
+extension WorkerSession {
+    func agentGroupsReceived(_ message: WireMessage) -> Reply {
+        let id = String(decoding: message.payload, as: UTF8.self)
+        let full = message.name == "syn_g_m_w_c"
+        Task { await self.applyAgentGroups(stringID: id, full: full) }
+        return .ok(id)
+    }
+
+    private func applyAgentGroups(stringID: String, full: Bool) async {
+        let tag = "Worker \(ctx.config.nodeName)", subtag = full ? "Agent-groups recv full" : "Agent-groups recv"
+        let errorCommand = full ? "syn_wgc_err" : "syn_w_g_err"
+        let start = Date()
+        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
+        guard let bytes = await link.takeString(stringID) else {
+            _ = try? await link.request(errorCommand, text: "error while trying to access string under task_id b'\(stringID)'.")
+            return
+        }
+        let envelope: JSONValue
+        do { envelope = try JSONParser.parse(bytes) } catch {
+            _ = try? await link.request(errorCommand, text: "error while trying to load JSON: \(error)")
+            return
+        }
+        let chunks = envelope["chunks"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let store = self.store
+        let (updated, errors) = await Task.detached { () -> (Int, [String]) in
+            var updated = 0
+            var errors: [String] = []
+            for chunk in chunks {
+                guard let parsed = try? JSONParser.parse(chunk), let data = parsed.arrayValue?.first?["data"] else {
+                    errors.append("Error 2003 - Error in wazuhdb request: could not parse chunk")
+                    continue
+                }
+                let command: JSONValue = ["mode": "override", "sync_status": "synced", "data": data]
+                do {
+                    _ = try store.setAgentGroups(command.compactText)
+                    updated += 1
+                } catch {
+                    errors.append("Error 2003 - Error in wazuhdb request: \(error)")
+                }
+            }
+            if full { try? store.recalculateAgentGroupHashes() }
+            return (updated, errors)
+        }.value
+        let result: JSONValue = ["updated_chunks": .int(Int64(updated)), "error_messages": .array(errors.map { .string($0) }),
+                                 "time_spent": .double(Date().timeIntervalSince(start))]
+        _ = try? await link.request(full ? "syn_wgc_e" : "syn_w_g_e", text: result.pythonText)
+        if !full, let last = chunks.last, let masterHash = (try? JSONParser.parse(last))?.arrayValue?.first?["hash"] {
+            let local = try? store.globalGroupHash()
+            let masterText = masterHash.stringValue
+            if local == masterText {
+                groupMismatches = 0
+                ctx.log.debug(tag: tag, subtag: subtag, "The checksum of both databases match. Counter reset.")
+            } else {
+                groupMismatches += 1
+                ctx.log.debug(tag: tag, subtag: subtag, "Checksum comparison failed (\(groupMismatches)/\(ctx.options.agentGroupsMismatchLimit)).")
+                ctx.log.debug(tag: tag, subtag: subtag, "The checksum of master (\(masterText ?? "None")) and worker (\(local.flatMap { $0 } ?? "None")) are different.")
+                if groupMismatches >= ctx.options.agentGroupsMismatchLimit {
+                    groupMismatches = 0
+                    _ = try? await link.request("syn_w_g_c")
+                    ctx.log.info(tag: tag, subtag: subtag, "Sent request to obtain all agent-groups information from the master node.")
+                }
+            }
+        }
+        ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(updated) chunks.")
+    }
+}

@@ -1,0 +1,139 @@
+import Common
+import Foundation
+
+/// Agent-info (PROTOCOL.md §6), worker side: every `sync_agent_info` (the first right after `hello`),
+/// send the rows marked `syncreq` to the master as a long string.
+extension WorkerSession {
+    func agentInfoLoop() async {
+        while !Task.isCancelled {
+            await agentInfoRound()
+            do { try await Task.sleep(nanoseconds: UInt64(ctx.options.syncAgentInfo * 1e9)) } catch { return }
+        }
+    }
+
+    private func agentInfoRound() async {
+        let subtag = "Agent-info sync"
+        let tag = "Worker \(ctx.config.nodeName)"
+        do {
+            guard case .ok(let answer) = try await link.request("syn_a_w_m_p"), answer == Array("True".utf8) else { return }
+        } catch {
+            ctx.log.error(tag: tag, subtag: subtag, "Error asking for permission: \(error)")
+            return
+        }
+        let start = Date()
+        agentInfoStart = start
+        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
+        var chunks: [JSONValue] = []
+        do {
+            let store = self.store
+            chunks = try await Task.detached {
+                var out: [JSONValue] = []
+                while true {
+                    let (status, payload) = try store.syncAgentInfoGet()
+                    if payload != "[]" && payload != #"[{"data":[]}]"# { out.append(.string(payload)) }
+                    if status != "due" { break }
+                }
+                return out
+            }.value
+        } catch {
+            ctx.log.error(tag: tag, subtag: subtag, "Could not obtain data from wazuh-db: \(error)")
+        }
+        ctx.log.debug(tag: tag, subtag: subtag, "Obtained \(chunks.count) chunks of data in \(elapsed(since: start)).")
+        guard !chunks.isEmpty else {
+            ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated 0 chunks.")
+            return
+        }
+        let envelope: JSONValue = ["set_data_command": "global sync-agent-info-set", "payload": [:], "chunks": .array(chunks)]
+        do {
+            ctx.log.debug(tag: tag, subtag: subtag, "Sending chunks.")
+            let id = try await link.sendString(Array(envelope.pythonText.utf8))
+            _ = try await link.request("syn_a_w_m", text: id)
+        } catch {
+            ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing agent info: \(error)")
+        }
+    }
+
+    /// `syn_m_a_e` / `syn_m_a_err` from the master.
+    func agentInfoResult(_ message: WireMessage) -> Reply {
+        let tag = "Worker \(ctx.config.nodeName)", subtag = "Agent-info sync"
+        let text = String(decoding: message.payload, as: UTF8.self)
+        if message.name == "syn_m_a_err" {
+            ctx.log.error(tag: tag, subtag: subtag, "There was an error while processing agent-info on the peer: \(text)")
+            return .ok("Thanks")
+        }
+        let result = try? JSONParser.parse(message.payload)
+        let updated = result?["updated_chunks"]?.intValue ?? 0
+        let errors = result?["error_messages"]?.arrayValue ?? []
+        let took = elapsed(since: agentInfoStart)
+        if errors.isEmpty {
+            ctx.log.info(tag: tag, subtag: subtag, "Finished in \(took). Updated \(updated) chunks.")
+        } else {
+            ctx.log.error(tag: tag, subtag: subtag, "Finished in \(took). Updated \(updated) chunks. There were \(errors.count) chunks with errors: \(JSONValue.array(errors).pythonText)")
+        }
+        return .ok("Thanks")
+    }
+}
+
+/// Agent-info, master side: apply the worker's chunks to the store off the event loop, within
+/// `timeout_agent_info`, and report with `syn_m_a_e`.
+extension MasterSession {
+    func agentInfoCommand(_ message: WireMessage, worker: String, link: PeerLink) async -> Reply {
+        if message.name == "syn_a_w_m_p" {
+            let free = await master.registry.worker(worker)?.status.agentInfoFree ?? true
+            return .ok(free ? "True" : "False")
+        }
+        let id = String(decoding: message.payload, as: UTF8.self)
+        await master.registry.update(worker) { $0.status.agentInfoFree = false }
+        Task { await self.agentInfoSync(stringID: id, worker: worker, link: link) }
+        return .ok(id)
+    }
+
+    private func agentInfoSync(stringID: String, worker: String, link: PeerLink) async {
+        let subtag = "Agent-info sync"
+        let start = Date()
+        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
+        defer { Task { await self.master.registry.update(worker) { $0.status.agentInfoFree = true } } }
+        guard let bytes = await link.takeString(stringID) else {
+            _ = try? await link.request("syn_m_a_err", text: "error while trying to access string under task_id b'\(stringID)'.")
+            return
+        }
+        let envelope: JSONValue
+        do { envelope = try JSONParser.parse(bytes) } catch {
+            _ = try? await link.request("syn_m_a_err", text: "error while trying to load JSON: \(error)")
+            return
+        }
+        let chunks = envelope["chunks"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let store = master.store
+        let timeout = ctx.options.timeoutAgentInfo
+        let outcome = await Task.detached { () -> (Int, [String], Bool) in
+            var updated = 0
+            var errors: [String] = []
+            let deadline = Date().addingTimeInterval(timeout)
+            for chunk in chunks {
+                if Date() > deadline { return (updated, errors, true) }
+                do {
+                    _ = try store.syncAgentInfoSet(chunk)
+                    updated += 1
+                } catch {
+                    errors.append("\(error)")
+                }
+            }
+            return (updated, errors, false)
+        }.value
+        if outcome.2 { ctx.log.error(tag: tag, subtag: subtag, "Timeout while processing agent-info chunks.") }
+        for (i, e) in outcome.1.enumerated() {
+            ctx.log.error(tag: tag, subtag: subtag, "Wazuh-db response for chunk \(i + 1)/\(chunks.count) was not \"ok\": \(e)")
+        }
+        let result: JSONValue = ["updated_chunks": .int(Int64(outcome.0)), "error_messages": .array(outcome.1.map { .string($0) }),
+                                 "time_spent": .double(Date().timeIntervalSince(start))]
+        _ = try? await link.request("syn_m_a_e", text: result.pythonText)
+        let end = Date()
+        let n = outcome.0
+        await master.registry.update(worker) {
+            $0.status.agentInfoStart = start
+            $0.status.agentInfoEnd = end
+            $0.status.agentInfoChunks = n
+        }
+        ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(outcome.0) chunks.")
+    }
+}
