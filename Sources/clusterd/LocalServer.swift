@@ -119,14 +119,28 @@ final class LocalServer: Sendable {
                 if !isAsync { deliverSendSync(result, to: link, timeout: timeout) }
             }
         } else {
-            guard let masterLink = worker?.masterLink else { return .err(.cluster(3023)) }
+            // A registration that cannot reach the master is answered as authd answers its own
+            // failures, so the enrolling client gets a clear authd-style error instead of a bare `err`.
+            let isAuthd = (try? JSONParser.parse(message.payload))?["daemon_name"]?.stringValue == "authd"
+            let fail: @Sendable (WazuhException) -> Void = { e in
+                guard !isAsync else { return }
+                if isAuthd {
+                    deliverSendSync(.success(Array(RegistrationService.reply(error: 9001, "Cannot communicate with the master: \(e)").utf8)), to: link, timeout: timeout)
+                } else {
+                    deliverSendSync(.failure(e), to: link, timeout: timeout)
+                }
+            }
+            guard let masterLink = worker?.masterLink else {
+                if isAuthd { fail(.cluster(3023)); return isAsync ? .ok("Added request to sendsync requests queue") : .none }
+                return .err(.cluster(3023))
+            }
             let payload = Array("\(name) ".utf8) + message.payload
             Task {
                 do {
                     let response = try await masterLink.request("sendsync", payload)
-                    if case .err(let e) = response, !isAsync { deliverSendSync(.failure(e), to: link, timeout: timeout) }
+                    if case .err(let e) = response { fail(e) }
                 } catch {
-                    if !isAsync { deliverSendSync(.failure((error as? LinkError)?.exception ?? .internal(1000, "\(error)")), to: link, timeout: timeout) }
+                    fail((error as? LinkError)?.exception ?? .internal(1000, "\(error)"))
                 }
             }
         }

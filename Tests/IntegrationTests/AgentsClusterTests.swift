@@ -1,0 +1,134 @@
+import Common
+import Foundation
+import Testing
+
+/// Agents across real processes: registration through a worker, keep-alives, agent groups.
+@Suite(.serialized) struct AgentsClusterTests {
+    struct Trio {
+        let base: String
+        let master: Node, w1: Node, w2: Node
+
+        init(_ label: String, intervals: [String: [String: Double]] = [:]) throws {
+            let dir = Harness.tempDir(label)
+            base = dir
+            let port = Harness.freePort()
+            func home(_ name: String, _ type: String) throws -> String {
+                let h = try Harness.makeHome(.init(name: name, type: type, port: port, intervals: intervals), in: dir)
+                try FileManager.default.createDirectory(atPath: h + "/etc/shared/web", withIntermediateDirectories: true)
+                return h
+            }
+            let m = try Node(home: try home("master-node", "master"))
+            #expect(waitUntil { m.log.contains("Serving on ('127.0.0.1'") })
+            let a = try Node(home: try home("worker1", "worker"))
+            let b = try Node(home: try home("worker2", "worker"))
+            #expect(waitUntil { a.log.contains("Successfully connected to master.") && b.log.contains("Successfully connected to master.") })
+            (master, w1, w2) = (m, a, b)
+        }
+
+        var nodes: [Node] { [master, w1, w2] }
+
+        func stop() {
+            for n in [w1, w2, master] { n.stop() }
+            try? FileManager.default.removeItem(atPath: base)
+        }
+    }
+
+    /// Sends authd's JSON through a node's local socket as a C daemon would, and returns authd's reply.
+    static func register(through home: String, name: String, group: String? = nil) throws -> JSONValue {
+        var args: [(String, JSONValue)] = [("name", .string(name)), ("ip", "any")]
+        if let group { args.append(("groups", .string(group))) }
+        let request: JSONValue = ["daemon_name": "authd", "message": ["arguments": .object(JSONObject(args)), "function": "add"]]
+        let reply = try LocalClient(home: home, timeout: 10).execute(command: "sendsync", payload: Array(request.compactText.utf8))
+        return try JSONParser.parse(reply)
+    }
+
+    static func store(_ node: Node, _ name: String) throws -> AgentStore {
+        try AgentStore.open(home: node.home, nodeName: name)
+    }
+
+    @Test func registrationThroughAWorkerReachesEveryNode() throws {
+        let t = try Trio("register")
+        defer { t.stop() }
+        let reply = try Self.register(through: t.w1.home, name: "web-01", group: "web")
+        #expect(reply["error"]?.intValue == 0, "\(reply.pythonText)")
+        let id = try #require(reply["data"]?["id"]?.stringValue)
+        let key = try #require(reply["data"]?["key"]?.stringValue)
+        #expect(id == "001" && key.count == 64 && key.allSatisfy(\.isHexDigit))
+        // Within two integrity intervals (0.5 s here) client.keys is identical everywhere.
+        let keysOf = { (n: Node) in try? String(contentsOfFile: n.home + "/etc/client.keys", encoding: .utf8) }
+        #expect(waitUntil(5) { keysOf(t.master) == keysOf(t.w1) && keysOf(t.master) == keysOf(t.w2) && keysOf(t.w2) != nil })
+        #expect(keysOf(t.master) == "001 web-01 any \(key)\n")
+        for (node, name) in [(t.master, "master-node"), (t.w1, "worker1"), (t.w2, "worker2")] {
+            let store = try Self.store(node, name)
+            #expect(waitUntil(5) { (try? store.agent(id: 1))?.name == "web-01" }, "agent in \(name)'s store")
+        }
+        // The group assignment reaches every worker and the global hashes match.
+        let masterStore = try Self.store(t.master, "master-node")
+        let hash = try #require(try masterStore.globalGroupHash())
+        for (node, name) in [(t.w1, "worker1"), (t.w2, "worker2")] {
+            let store = try Self.store(node, name)
+            #expect(waitUntil(8) { (try? store.globalGroupHash()) == hash }, "\(name)'s global group hash")
+            #expect(try store.agent(id: 1)?.groups == ["web"])
+        }
+    }
+
+    @Test func keepalivesOnAWorkerReachTheMasterWithItsNodeName() throws {
+        let t = try Trio("keepalive")
+        defer { t.stop() }
+        for i in 1...3 { #expect(try Self.register(through: t.w2.home, name: "agent-\(i)")["error"]?.intValue == 0) }
+        let w2Store = try Self.store(t.w2, "worker2")
+        #expect(waitUntil(5) { ((try? w2Store.agents()) ?? []).count == 4 })
+        let sim = try runTool("agent-sim", ["keepalive", "--home", t.w2.home, "--json"])
+        #expect(sim.status == 0, "\(sim.err)")
+        let masterStore = try Self.store(t.master, "master-node")
+        #expect(waitUntil(5) {
+            let agents = ((try? masterStore.agents()) ?? []).filter { $0.id > 0 }
+            return agents.count == 3 && agents.allSatisfy { $0.nodeName == "worker2" && $0.connectionStatus == "active" && $0.version == "Wazuh v4.8.1" }
+        }, "master log:\n\(t.master.log.suffix(1500))")
+        #expect(t.master.log.contains("[Worker worker2] [Agent-info sync] Finished in"))
+        let control = try runTool("cluster_control", ["--home", t.w1.home, "-a", "-fn", "worker2"])
+        #expect(control.status == 0, "\(control.err)")
+        #expect(control.out.hasPrefix("ID   NAME     IP        STATUS  VERSION       NODE NAME  \n"))
+        #expect(control.out.components(separatedBy: "worker2").count == 4)
+    }
+
+    @Test func localGroupDriftIsRepairedByAFullResync() throws {
+        let t = try Trio("fullsync", intervals: ["worker": ["agent_groups_mismatch_limit": 2]])
+        defer { t.stop() }
+        #expect(try Self.register(through: t.master.home, name: "db-1", group: "web")["error"]?.intValue == 0)
+        let w1Store = try Self.store(t.w1, "worker1")
+        let masterStore = try Self.store(t.master, "master-node")
+        #expect(waitUntil(8) { (try? w1Store.agent(id: 1))?.groups == ["web"] })
+        // Alter the worker's groups behind the master's back.
+        _ = try w1Store.setAgentGroups(#"{"mode":"override","sync_status":"synced","data":[{"id":1,"groups":["default","rogue"]}]}"#)
+        #expect(try w1Store.globalGroupHash() != masterStore.globalGroupHash())
+        #expect(waitUntil(15) { (try? w1Store.globalGroupHash()) == (try? masterStore.globalGroupHash()) }, "worker log:\n\(t.w1.log.suffix(2000))")
+        #expect(t.w1.log.contains("Sent request to obtain all agent-groups information from the master node."))
+        #expect(t.master.log.contains("[Worker worker1] [Agent-groups send full] Starting."))
+        #expect(try w1Store.agent(id: 1)?.groups == ["web"])
+    }
+
+    @Test func registrationErrorsAreAuthdStyleAndWriteNothing() throws {
+        let t = try Trio("regerrors")
+        defer { t.stop() }
+        #expect(try Self.register(through: t.w1.home, name: "dup")["error"]?.intValue == 0)
+        let keys = { try? String(contentsOfFile: t.master.home + "/etc/client.keys", encoding: .utf8) }
+        let before = keys()
+        let masterStore = try Self.store(t.master, "master-node")
+        let rows = try masterStore.agents().count
+        let duplicate = try Self.register(through: t.w1.home, name: "dup")
+        #expect(duplicate["error"]?.intValue == 9008, "\(duplicate.pythonText)")
+        let badGroup = try Self.register(through: t.w2.home, name: "new-one", group: "nosuchgroup")
+        #expect(badGroup["error"]?.intValue == 9014)
+        #expect(badGroup["message"]?.stringValue?.isEmpty == false)
+        #expect(keys() == before)
+        #expect(try masterStore.agents().count == rows)
+        // Master unreachable: the worker answers in authd's terms.
+        t.master.stop()
+        #expect(waitUntil { t.w1.log.contains("The master closed the connection") })
+        let unreachable = try Self.register(through: t.w1.home, name: "lonely")
+        #expect(unreachable["error"]?.intValue == 9001, "\(unreachable.pythonText)")
+        #expect(unreachable["message"]?.stringValue?.contains("3023") == true)
+        #expect(keys() == before)
+    }
+}
