@@ -132,3 +132,92 @@ import Testing
         #expect(keys() == before)
     }
 }
+
+/// The SendSync routes that do not use the built-in registration service, and the store's start-up checks.
+@Suite(.serialized) struct SendSyncRoutingTests {
+    /// A one-shot fake daemon on a Unix socket speaking 4-byte little-endian framing.
+    final class FakeDaemon: @unchecked Sendable {
+        let fd: Int32
+        private(set) var received: [UInt8] = []
+        let done = DispatchSemaphore(value: 0)
+
+        init(path: String, reply: String) throws {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+            let fd = self.fd
+            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            listen(fd, 1)
+            Thread { [self] in
+                let c = accept(fd, nil, nil)
+                var header = [UInt8](repeating: 0, count: 4)
+                _ = recv(c, &header, 4, Int32(MSG_WAITALL))
+                let n = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
+                var body = [UInt8](repeating: 0, count: n)
+                _ = recv(c, &body, n, Int32(MSG_WAITALL))
+                self.received = body
+                var length = UInt32(reply.utf8.count).littleEndian
+                let out = withUnsafeBytes(of: &length) { Array($0) } + Array(reply.utf8)
+                _ = out.withUnsafeBytes { send(c, $0.baseAddress, $0.count, 0) }
+                close(c)
+                self.done.signal()
+            }.start()
+        }
+
+        deinit { close(fd) }
+    }
+
+    @Test func registrationCanGoToARealAuthdSocket() throws {
+        let base = Harness.tempDir("authd")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let port = Harness.freePort()
+        let masterHome = try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base)
+        // Turn the option on in the master's override file.
+        let optionsPath = masterHome + "/etc/cluster-internal.json"
+        var options = try JSONParser.parse(String(contentsOfFile: optionsPath, encoding: .utf8)).objectValue!
+        options["registration"] = ["use_authd_socket": true]
+        try JSONValue.object(options).pythonText.write(toFile: optionsPath, atomically: true, encoding: .utf8)
+        let authdReply = #"{"error":0,"data":{"id":"042","name":"from-real-authd","ip":"any","key":"abc"}}"#
+        let daemon = try FakeDaemon(path: masterHome + "/queue/sockets/auth", reply: authdReply)
+        let master = try Node(home: masterHome)
+        let worker = try Node(home: try Harness.makeHome(.init(name: "worker1", port: port), in: base))
+        defer { worker.stop(); master.stop() }
+        #expect(waitUntil { worker.log.contains("Successfully connected to master.") })
+        let request = #"{"daemon_name":"authd","message":{"arguments":{"name":"from-real-authd","ip":"any"},"function":"add"}}"#
+        let reply = try LocalClient(home: worker.home, timeout: 10).execute(command: "sendsync", text: request)
+        #expect(reply == authdReply)
+        #expect(daemon.done.wait(timeout: .now() + 5) == .success)
+        #expect(String(decoding: daemon.received, as: UTF8.self) == #"{"arguments": {"name": "from-real-authd", "ip": "any"}, "function": "add"}"#)
+        #expect(!FileManager.default.fileExists(atPath: masterHome + "/etc/client.keys"), "the built-in service was not used")
+    }
+
+    @Test func unknownDaemonGetsAnError() throws {
+        let base = Harness.tempDir("nodaemon")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let port = Harness.freePort()
+        let master = try Node(home: try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base))
+        let worker = try Node(home: try Harness.makeHome(.init(name: "worker1", port: port), in: base))
+        defer { worker.stop(); master.stop() }
+        #expect(waitUntil { worker.log.contains("Successfully connected to master.") })
+        #expect {
+            try LocalClient(home: worker.home, timeout: 10).execute(command: "sendsync", text: #"{"daemon_name":"nosuchd","message":"x"}"#)
+        } throws: { error in
+            "\(error)".contains("1014") && "\(error)".contains("unknown daemon 'nosuchd'")
+        }
+    }
+
+    @Test func corruptDatabaseStopsTheStartAndIsLeftAlone() throws {
+        let base = Harness.tempDir("corrupt")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let home = try Harness.makeHome(.init(name: "master-node", type: "master", port: Harness.freePort()), in: base)
+        let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try garbage.write(to: URL(fileURLWithPath: home + "/queue/db/global.db"))
+        let node = try Node(home: home)
+        #expect(waitUntil(10) { !node.isRunning })
+        #expect(node.process.terminationStatus == 1)
+        #expect(node.log.contains("Cannot open the agent database") && node.log.contains("global.db"), "\(node.log)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: home + "/queue/db/global.db")) == garbage)
+    }
+}
