@@ -46,8 +46,11 @@ extension WorkerSession {
         let envelope: JSONValue = ["set_data_command": "global sync-agent-info-set", "payload": [:], "chunks": .array(chunks)]
         do {
             ctx.log.debug(tag: tag, subtag: subtag, "Sending chunks.")
-            let id = try await link.sendString(Array(envelope.pythonText.utf8))
+            let text = envelope.pythonText
+            let encoded = Date()
+            let id = try await link.sendString(Array(text.utf8))
             _ = try await link.request("syn_a_w_m", text: id)
+            ctx.log.debug(tag: tag, subtag: subtag, "Sent \(text.utf8.count) bytes (encoded in \(String(format: "%.3fs", encoded.timeIntervalSince(start))), sent in \(elapsed(since: encoded))).")
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing agent info: \(error)")
         }
@@ -103,6 +106,7 @@ extension MasterSession {
             return
         }
         let chunks = envelope["chunks"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let parsed = Date()
         let store = master.store
         let timeout = ctx.options.timeoutAgentInfo
         let outcome = await Task.detached { () -> (Int, [String], Bool) in
@@ -120,6 +124,7 @@ extension MasterSession {
             }
             return (updated, errors, false)
         }.value
+        ctx.log.debug(tag: tag, subtag: subtag, "\(outcome.0)/\(chunks.count) chunks updated in wazuh-db in \(elapsed(since: parsed)) (read in \(String(format: "%.3fs", parsed.timeIntervalSince(start)))).")
         if outcome.2 { ctx.log.error(tag: tag, subtag: subtag, "Timeout while processing agent-info chunks.") }
         for (i, e) in outcome.1.enumerated() {
             ctx.log.error(tag: tag, subtag: subtag, "Wazuh-db response for chunk \(i + 1)/\(chunks.count) was not \"ok\": \(e)")

@@ -16,6 +16,41 @@ actor RegistrationService {
 
     private var keysPath: String { ctx.home + "/etc/client.keys" }
 
+    /// `client.keys` as last read or written, with what duplicate checks need. Reloaded whenever the file
+    /// changes behind our back (size, mtime or inode differ), so an operator's edit is respected; otherwise
+    /// a registration costs one append to this buffer and one file write, not a parse of every key.
+    private struct KeysCache {
+        var text: [UInt8] = []
+        var names: Set<String> = []
+        var ips: Set<String> = []
+        var ids: Set<Int> = []
+        var maxID = 0
+        var stamp: (Int, Int, UInt64, UInt64) = (-1, -1, 0, 0)
+    }
+    private var cache = KeysCache()
+
+    private func fileStamp() -> (Int, Int, UInt64, UInt64) {
+        var st = stat()
+        guard stat(keysPath, &st) == 0 else { return (-1, -1, 0, 0) }
+        return (Int(st.st_size), Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec), UInt64(st.st_ino), UInt64(st.st_dev))
+    }
+
+    private func currentKeys() -> KeysCache {
+        let stamp = fileStamp()
+        if stamp == cache.stamp { return cache }
+        var fresh = KeysCache()
+        fresh.text = (try? FileIO.readAll(path: keysPath)) ?? []
+        for e in ClientKeys.parse(String(decoding: fresh.text, as: UTF8.self)) {
+            fresh.names.insert(e.name)
+            fresh.ids.insert(e.id)
+            fresh.maxID = max(fresh.maxID, e.id)
+            if e.ip != "any" { fresh.ips.insert(e.ip) }
+        }
+        fresh.stamp = stamp
+        cache = fresh
+        return fresh
+    }
+
     static func reply(error code: Int, _ message: String) -> String {
         JSONValue.object(JSONObject([("error", .int(Int64(code))), ("message", .string(message))])).compactText
     }
@@ -47,23 +82,21 @@ actor RegistrationService {
             }
         }
         do {
-            let current = (try? String(contentsOfFile: keysPath, encoding: .utf8)) ?? ""
-            let entries = ClientKeys.parse(current)
-            if name == ctx.config.nodeName || entries.contains(where: { $0.name == name }) {
+            var keys = currentKeys()
+            if name == ctx.config.nodeName || keys.names.contains(name) {
                 return Self.reply(error: 9008, "Duplicate name")
             }
-            if ip != "any" && entries.contains(where: { $0.ip == ip }) { return Self.reply(error: 9007, "Duplicate IP") }
-            let used = Set(entries.map(\.id))
-            var id = max(try store.nextFreeID(), (used.max() ?? 0) + 1)
-            while used.contains(id) { id += 1 }
+            if ip != "any" && keys.ips.contains(ip) { return Self.reply(error: 9007, "Duplicate IP") }
+            var id = max(try store.nextFreeID(), keys.maxID + 1)
+            while keys.ids.contains(id) { id += 1 }
             let key = Self.randomKey()
             let idText = String(format: "%03d", id)
-            var newKeys = current
-            if !newKeys.isEmpty && !newKeys.hasSuffix("\n") { newKeys += "\n" }
-            newKeys += "\(idText) \(name) \(ip) \(key)\n"
+            var newKeys = keys.text
+            if let last = newKeys.last, last != 0x0A { newKeys.append(0x0A) }
+            newKeys += Array("\(idText) \(name) \(ip) \(key)\n".utf8)
             // Stage the file, insert the row, then publish the file: a failure on either side leaves both as they were.
             let staged = keysPath + ".clusterd.tmp"
-            try FileIO.writeFile(path: staged, Array(newKeys.utf8))
+            try FileIO.writeFile(path: staged, newKeys)
             chmod(staged, 0o640)
             do {
                 try store.insertAgent(id: id, name: name, ip: ip, key: key, groups: groups.isEmpty ? ["default"] : groups,
@@ -78,6 +111,13 @@ actor RegistrationService {
                 try? store.deleteAgent(id: id)
                 throw SystemCallError("rename", path: keysPath, errno: e)
             }
+            keys.text = newKeys
+            keys.names.insert(name)
+            keys.ids.insert(id)
+            keys.maxID = max(keys.maxID, id)
+            if ip != "any" { keys.ips.insert(ip) }
+            keys.stamp = fileStamp()
+            cache = keys
             ctx.log.info(tag: "Master", subtag: "SendSync", "Agent '\(name)' registered with id \(idText).")
             let data = JSONObject([("id", .string(idText)), ("name", .string(name)), ("ip", .string(ip)), ("key", .string(key))])
             return JSONValue.object(JSONObject([("error", 0), ("data", .object(data))])).compactText
