@@ -105,6 +105,8 @@ final class Worker: Sendable {
 
     /// `hello`, then the periodic tasks of a connected worker until the link closes.
     private func session(_ session: WorkerSession, link: PeerLink, channel: Channel) async {
+        // The package directory is ready (and empty) before the master can send anything into it.
+        ctx.resetPeerDirectory(ctx.config.nodeName)
         let hello = "\(ctx.config.nodeName) \(ctx.config.name) worker \(NodeContext.version)"
         let reply: [UInt8]
         do {
@@ -121,7 +123,6 @@ final class Worker: Sendable {
             return
         }
         log.info(tag: tag, subtag: "Main", "Successfully connected to master.")
-        ctx.resetPeerDirectory(ctx.config.nodeName)
         await session.helloAccepted(reply)
         current.withLock { $0 = link }
         // Integrity starts right after `hello` (4.8.1 waits one interval first).

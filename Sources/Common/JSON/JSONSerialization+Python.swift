@@ -64,23 +64,43 @@ public struct PythonJSONEncoder: Sendable {
 
     private func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for scalar in s.unicodeScalars {
-            switch scalar.value {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0..<0x20: escapeUnit(UInt16(scalar.value), into: &out)
-            case 0x20..<0x7F: out.append(UInt8(scalar.value))
-            default:
-                if ensureASCII {
-                    for unit in String(scalar).utf16 { escapeUnit(unit, into: &out) }
-                } else {
-                    out.append(contentsOf: String(scalar).utf8)
+        var text = s
+        // Over the UTF-8 bytes: runs of plain ASCII are copied at once (agent-info strings carry megabytes
+        // of JSON text); escapes and non-ASCII scalars are handled one at a time.
+        text.withUTF8 { buf in
+            var i = 0
+            while i < buf.count {
+                let run = i
+                while i < buf.count, buf[i] >= 0x20, buf[i] < 0x7F, buf[i] != 0x22, buf[i] != 0x5C { i += 1 }
+                if i > run { out.append(contentsOf: buf[run..<i]) }
+                guard i < buf.count else { break }
+                let b = buf[i]
+                if b < 0x80 {
+                    switch b {
+                    case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                    case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                    case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                    case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                    case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                    case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+                    case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+                    default: escapeUnit(UInt16(b), into: &out)  // other control characters and DEL
+                    }
+                    i += 1
+                    continue
                 }
+                let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                let end = min(i + length, buf.count)
+                if ensureASCII {
+                    var scalar = UInt32(b) & (length == 4 ? 0x07 : length == 3 ? 0x0F : 0x1F)
+                    for j in (i + 1)..<end { scalar = scalar << 6 | UInt32(buf[j] & 0x3F) }
+                    if let u = Unicode.Scalar(scalar) {
+                        for unit in String(u).utf16 { escapeUnit(unit, into: &out) }
+                    }
+                } else {
+                    out.append(contentsOf: buf[i..<end])
+                }
+                i = end
             }
         }
         out.append(UInt8(ascii: "\""))

@@ -36,40 +36,62 @@ public indirect enum JSONValue: Equatable, Sendable {
     }
 }
 
-/// An ordered JSON object. Lookups are linear in the number of keys, which is fine for the small
-/// envelopes of the protocol; large maps (file metadata) use `index` for O(1) access.
+/// An ordered JSON object. Small objects (the protocol's envelopes, one agent's row) are searched
+/// linearly, which is faster than hashing for a few keys; a hash index is built once an object grows past
+/// `indexThreshold` keys (file metadata maps with thousands of entries).
 public struct JSONObject: Equatable, Sendable, Sequence {
     public private(set) var keys: [String] = []
     public private(set) var values: [JSONValue] = []
-    private var index: [String: Int] = [:]
+    private var index: [String: Int]? = nil
+    static let indexThreshold = 24
 
     public init() {}
 
     public init(_ pairs: [(String, JSONValue)]) {
+        keys.reserveCapacity(pairs.count)
+        values.reserveCapacity(pairs.count)
         for (k, v) in pairs { self[k] = v }
     }
 
     public var count: Int { keys.count }
     public var isEmpty: Bool { keys.isEmpty }
 
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        return keys.firstIndex(of: key)
+    }
+
     public subscript(key: String) -> JSONValue? {
-        get { index[key].map { values[$0] } }
+        get { position(of: key).map { values[$0] } }
         set {
-            if let i = index[key] {
+            if let i = position(of: key) {
                 if let newValue { values[i] = newValue } else { remove(at: i) }
             } else if let newValue {
-                index[key] = keys.count
+                index?[key] = keys.count
                 keys.append(key)
                 values.append(newValue)
+                if index == nil && keys.count > Self.indexThreshold {
+                    index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+                }
             }
+        }
+    }
+
+    /// Appends a key the caller knows is new (the parser, after checking): no lookup on small objects.
+    mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
+        if position(of: key) != nil { self[key] = value; return }
+        index?[key] = keys.count
+        keys.append(key)
+        values.append(value)
+        if index == nil && keys.count > Self.indexThreshold {
+            index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
         }
     }
 
     private mutating func remove(at i: Int) {
         keys.remove(at: i)
         values.remove(at: i)
-        index.removeAll(keepingCapacity: true)
-        for (j, k) in keys.enumerated() { index[k] = j }
+        if index != nil { index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) }) }
     }
 
     public func makeIterator() -> AnyIterator<(key: String, value: JSONValue)> {
