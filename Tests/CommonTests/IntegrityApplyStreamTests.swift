@@ -21,7 +21,8 @@ struct IntegrityApplyStreamTests {
         }
         var cache = HashCache(), workerCache = HashCache()
         let masterMetadata = IntegrityScanner(home: master.path).scan(cache: &cache).metadata
-        let workerMetadata = IntegrityScanner(home: makeWorker().path).scan(cache: &workerCache).metadata
+        let worker = makeWorker()
+        let workerMetadata = withExtendedLifetime(worker) { IntegrityScanner(home: worker.path).scan(cache: &workerCache).metadata }
         let diff = try! IntegrityComparison.compare(master: masterMetadata, worker: workerMetadata)
         return (master, makeWorker, diff)
     }
