@@ -70,7 +70,10 @@ public struct PackageApplier: Sendable {
         var writes = plan.map { StagedWrite(path: $0.path, isMissing: $0.isMissing, failure: staging.prepareDirectory(for: $0.path)) }
         let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: plan.count)
         failures.initialize(repeating: nil)
-        defer { failures.deallocate() }
+        defer {
+            failures.deinitialize()
+            failures.deallocate()
+        }
         nonisolated(unsafe) let failureSlots = failures
         let home = self.home
         let ready = writes.map { $0.failure == nil }

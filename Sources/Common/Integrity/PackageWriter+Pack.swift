@@ -117,7 +117,11 @@ extension PackageWriter {
         let files = Array(batch)
         let slots = UnsafeMutableBufferPointer<Prepared<C.Entry>?>.allocate(capacity: files.count)
         slots.initialize(repeating: nil)
-        defer { slots.deallocate() }
+        // Deinitialised too: the slots hold references (the compressed entries) that must be released.
+        defer {
+            slots.deinitialize()
+            slots.deallocate()
+        }
         // Each iteration writes only its own slot.
         nonisolated(unsafe) let shared = slots
         let work: @Sendable (Int) -> Void = { i in shared[i] = self.prepare(files[i], with: compressor) }
