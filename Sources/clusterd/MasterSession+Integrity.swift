@@ -64,15 +64,14 @@ extension MasterSession {
         ctx.log.debug(tag: tag, subtag: subtag, "Received file from worker: '\(path)'")
         let workerMetadata: IntegrityMetadata
         do {
-            let bytes = try FileIO.readAll(path: path)
-            unlink(path)
-            let package = try PackageReader(maxDecompressedSize: ctx.receiveBudget).read(bytes)
+            defer { unlink(path) }
+            // Read from the file in a window; the metadata is all a worker's package should carry.
+            let package = try PackageStreamReader(maxDecompressedSize: ctx.receiveBudget).read(file: path) { _ in }
             guard case .node(let metadata) = package.metadata else {
                 throw WazuhException.cluster(3001, "the worker sent a package of files instead of its metadata")
             }
             workerMetadata = metadata
         } catch {
-            unlink(path)
             ctx.log.error(tag: tag, subtag: subtag, "Error processing worker's integrity information: \(error)")
             return
         }
@@ -104,24 +103,24 @@ extension MasterSession {
         let zip = await master.registry.worker(worker)?.capabilities.contains("zip") ?? false
         let writer = PackageWriter(format: zip ? .zip : .wazuh, home: ctx.home, limit: zipLimit.current, compressLevel: ctx.options.compressLevel)
         ctx.log.debug(tag: tag, subtag: subtag, "Compressing files and 'files_metadata.json' of \(diff.missing.count + diff.shared.count) files.")
+        // Written straight to the file that is sent: the package is never held in memory.
+        let packagePath = newPackagePath(home: ctx.home, worker: worker)
         let build: PackageBuild
         do {
-            build = try writer.syncPackage(diff)
+            build = try writer.syncPackage(diff, toFile: packagePath)
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error sending zip file: \(error)")
             return
         }
+        defer { unlink(packagePath) }
         if build.limitReached {
             ctx.log.warning(tag: tag, subtag: subtag, "Maximum zip size exceeded. Not all files will be compressed during this sync.")
         }
         for skipped in build.skipped where skipped.reason != .limitReached {
             ctx.log.warning(tag: tag, subtag: subtag, "\(skipped)")
         }
-        let packagePath = newPackagePath(home: ctx.home, worker: worker)
         var taskID = "None"
         do {
-            try FileIO.writeFile(path: packagePath, build.bytes)
-            defer { unlink(packagePath) }
             let reply = try await link.request("syn_m_c")
             guard case .ok(let id) = reply else { throw WazuhException.cluster(3016, reply.text) }
             taskID = String(decoding: id, as: UTF8.self)

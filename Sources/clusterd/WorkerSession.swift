@@ -64,10 +64,9 @@ actor WorkerSession {
         let packagePath = newPackagePath(home: ctx.home, worker: worker)
         var taskID = "None"
         do {
-            let build = try PackageWriter(format: masterSupportsZip ? .zip : .wazuh, home: ctx.home,
-                                          limit: ctx.options.maxZipSize, compressLevel: ctx.options.compressLevel).metadataPackage(scan.metadata)
             try FileManager.default.createDirectory(atPath: (packagePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try FileIO.writeFile(path: packagePath, build.bytes)
+            _ = try PackageWriter(format: masterSupportsZip ? .zip : .wazuh, home: ctx.home, limit: ctx.options.maxZipSize,
+                                  compressLevel: ctx.options.compressLevel).metadataPackage(scan.metadata, toFile: packagePath)
             defer { unlink(packagePath) }
             let reply = try await link.request("syn_i_w_m")
             guard case .ok(let id) = reply else { throw WazuhException.cluster(3016, reply.text) }
@@ -157,26 +156,33 @@ actor WorkerSession {
         let start = Date()
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
         do {
-            let bytes: [UInt8]
-            do { bytes = try FileIO.readAll(path: path) } catch { unlink(path); throw error }
-            unlink(path)
-            let package = try PackageReader(maxDecompressedSize: ctx.receiveBudget).read(bytes)
-            guard case .sync(let diff) = package.metadata else {
+            defer { unlink(path) }
+            // Streamed from the received file: each file goes to its temporary name as it is read, and
+            // nothing becomes visible unless the whole package is sound.
+            let (home, budget, log, tag) = (ctx.home, ctx.receiveBudget, ctx.log, tag)
+            let (result, actions): (ApplyResult, Bool)
+            do {
+                (result, actions) = try await Task.detached {
+                    var actions = false
+                    let result = try PackageApplier(home: home).apply(packageFile: path, budget: budget) { diff in
+                        log.info(tag: tag, subtag: subtag, "Files to create: \(diff.missing.count) | Files to update: \(diff.shared.count) | Files to delete: \(diff.extra.count)")
+                        actions = !diff.isEmpty
+                        if actions {
+                            log.debug(tag: tag, subtag: subtag, "Worker does not meet integrity checks. Actions required.")
+                            log.debug(tag: tag, subtag: subtag, "Updating local files: Start.")
+                        }
+                    }
+                    return (result, actions)
+                }.value
+            } catch PackageError.notSyncGroups {
                 throw WazuhException.cluster(3001, "the master sent a package without missing/shared/extra groups")
             }
-            ctx.log.info(tag: tag, subtag: subtag, "Files to create: \(diff.missing.count) | Files to update: \(diff.shared.count) | Files to delete: \(diff.extra.count)")
-            if !diff.isEmpty {
-                ctx.log.debug(tag: tag, subtag: subtag, "Worker does not meet integrity checks. Actions required.")
-                ctx.log.debug(tag: tag, subtag: subtag, "Updating local files: Start.")
-                let home = ctx.home
-                let result = await Task.detached { PackageApplier(home: home).apply(package) }.value
-                ctx.log.debug(tag: tag, subtag: subtag, "Updating local files: End.")
-                if (result.created + result.updated).contains("etc/client.keys") { loadClientKeys() }
-                if result.hasErrors {
-                    ctx.log.error(tag: tag, subtag: subtag, "Found errors: \(result.errorsOverwriting.count) overwriting, \(result.errorsCreating.count) creating and \(result.errorsRemoving.count) removing")
-                    for (p, e) in result.errorsOverwriting.merging(result.errorsCreating, uniquingKeysWith: { a, _ in a }).merging(result.errorsRemoving, uniquingKeysWith: { a, _ in a }) {
-                        ctx.log.debug2(tag: tag, subtag: subtag, "\(p): \(e)")
-                    }
+            if actions { ctx.log.debug(tag: tag, subtag: subtag, "Updating local files: End.") }
+            if (result.created + result.updated).contains("etc/client.keys") { loadClientKeys() }
+            if result.hasErrors {
+                ctx.log.error(tag: tag, subtag: subtag, "Found errors: \(result.errorsOverwriting.count) overwriting, \(result.errorsCreating.count) creating and \(result.errorsRemoving.count) removing")
+                for (p, e) in result.errorsOverwriting.merging(result.errorsCreating, uniquingKeysWith: { a, _ in a }).merging(result.errorsRemoving, uniquingKeysWith: { a, _ in a }) {
+                    ctx.log.debug2(tag: tag, subtag: subtag, "\(p): \(e)")
                 }
             }
             ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)).")

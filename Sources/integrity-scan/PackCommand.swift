@@ -1,5 +1,10 @@
 import ArgumentParser
 import Common
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 extension PackageFormat: ExpressibleByArgument {}
 
@@ -18,7 +23,7 @@ struct PackCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Node home the files are read from.", valueName: "DIR"))
     var home = "/var/ossec"
 
-    @Option(name: .long, help: "zip (libarchive, between clusterd nodes) or wazuh (the 4.8.1 container).")
+    @Option(name: .long, help: "zip (between clusterd nodes) or wazuh (the 4.8.1 container).")
     var format: PackageFormat = .zip
 
     @Option(name: .long, help: ArgumentHelp("Package size limit in bytes (max_zip_size).", valueName: "N"))
@@ -56,13 +61,17 @@ struct PackCommand: ParsableCommand {
         let clusterItems = try items.load()
         let writer = PackageWriter(format: format, home: home, items: clusterItems, limit: maxSize, compressLevel: level)
         let scanner = IntegrityScanner(home: home, items: clusterItems)
+        // A package file is written as it is built, under a temporary name so that a failed build leaves
+        // an existing file alone; only standard output needs the package in memory.
+        let toFile = output != "-"
+        let partial = output + ".partial"
         let build: PackageBuild
         do {
             if metadataOnly {
                 var cache = HashCache()
                 let scan = scanner.scan(cache: &cache)
                 for issue in scan.issues { printError("warning: \(issue)") }
-                build = try writer.metadataPackage(scan.metadata)
+                build = toFile ? try writer.metadataPackage(scan.metadata, toFile: partial) : try writer.metadataPackage(scan.metadata)
             } else if let diff {
                 let json: JSONValue
                 do { json = try JSONParser.parse(try readInput(diff)) } catch let e as JSONParseError {
@@ -70,23 +79,28 @@ struct PackCommand: ParsableCommand {
                 }
                 let groups: IntegrityDiff
                 do { groups = try IntegrityDiff(json: json) } catch { throw ToolError("\(diff): \(error)") }
-                build = try writer.syncPackage(groups)
+                build = toFile ? try writer.syncPackage(groups, toFile: partial) : try writer.syncPackage(groups)
             } else {
                 let relative = try paths.map(relativePath)
                 let scan: IntegrityScan
                 do { scan = try scanner.scan(paths: relative) } catch { throw ToolError(error.description) }
                 if let issue = scan.issues.first { throw ToolError(issue.description) }
-                build = try writer.syncPackage(IntegrityDiff(missing: scan.metadata))
+                let groups = IntegrityDiff(missing: scan.metadata)
+                build = toFile ? try writer.syncPackage(groups, toFile: partial) : try writer.syncPackage(groups)
             }
         } catch let error as PackageError {
             throw ToolError(error.description)
         }
         if build.limitReached { printError("warning: Maximum zip size exceeded. Not all files will be compressed during this sync.") }
         for skipped in build.skipped { printError("warning: \(skipped)") }
-        do { try FileIO.writeFile(path: output, build.bytes) } catch { throw ToolError(error.description) }
+        if toFile {
+            if rename(partial, output) != 0 { throw ToolError(SystemCallError("rename", path: output, errno: errno).description) }
+        } else {
+            do { try FileIO.writeFile(path: output, build.bytes) } catch { throw ToolError(error.description) }
+        }
         if verbose {
             for path in build.included { printError("packed \(path)") }
-            printError("\(output): \(format.rawValue) package, \(build.included.count) files, \(build.bytes.count) bytes")
+            printError("\(output): \(format.rawValue) package, \(build.included.count) files, \(build.size) bytes")
         }
     }
 

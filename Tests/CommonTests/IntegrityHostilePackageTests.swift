@@ -41,11 +41,15 @@ struct IntegrityHostilePackageTests {
     }
 
     /// A sandbox with an empty `target` and a sibling `outside` directory that a successful attack would
-    /// write into. Runs the extraction, then checks that both stay exactly as they were.
-    private func expectRefused(_ bytes: [UInt8], reader: PackageReader = PackageReader(),
+    /// write into. Runs the extraction, then checks that both stay exactly as they were. Unless told
+    /// otherwise, the package is also streamed from a file (`IntegrityStreamHostileChecks`).
+    private func expectRefused(_ bytes: [UInt8], reader: PackageReader = PackageReader(), streamed: Bool = true,
                                prepare: (TemporaryDirectory) throws -> Void = { _ in },
                                sourceLocation: SourceLocation = #_sourceLocation,
                                _ check: (PackageError) -> Bool) throws {
+        if streamed {
+            try IntegrityStreamHostileChecks.expectRefused(bytes, reader: reader, sourceLocation: sourceLocation, check)
+        }
         let sandbox = TemporaryDirectory()
         sandbox.makeDirectory("target")
         sandbox.makeDirectory("outside")
@@ -192,7 +196,7 @@ struct IntegrityHostilePackageTests {
     @Test("a symbolic link planted inside the target is not followed")
     func plantedLinkInTarget() throws {
         let package = try Self.container([("etc/shared/default/agent.conf", good)])
-        try expectRefused(package, prepare: { sandbox in
+        try expectRefused(package, streamed: false, prepare: { sandbox in
             try FileManager.default.createSymbolicLink(atPath: sandbox.path + "/target/etc",
                                                        withDestinationPath: sandbox.path + "/outside")
         }) { if case .unsafeTarget = $0 { true } else { false } }

@@ -13,16 +13,23 @@ public struct ApplyResult: Equatable, Sendable {
     public var errorsCreating: [String: String] = [:]
     public var errorsRemoving: [String: String] = [:]
     public var hasErrors: Bool { !(errorsOverwriting.isEmpty && errorsCreating.isEmpty && errorsRemoving.isEmpty) }
+
+    /// A file of `missing` could not be created, or one of `shared` could not be overwritten.
+    mutating func recordFailure(_ path: String, isMissing: Bool, _ reason: String) {
+        if isMissing { errorsCreating[path] = reason } else { errorsOverwriting[path] = reason }
+    }
 }
 
 /// Applies a checked master package to a node home so that no reader ever sees a partial file: each
-/// file is written to a temporary file in its target directory, flushed to disk, given the permissions of
-/// its cluster item, then renamed over the target. Extra files are deleted, and directories left empty are
+/// file is written to a temporary file in its target directory, the file system is flushed once, then
+/// each temporary file is renamed over its target. Extra files are deleted, and directories left empty are
 /// removed where the item says `remove_subdirs_if_empty`. Nothing outside the cluster items and no
 /// excluded file is ever touched: every path is checked against the items again here.
 public struct PackageApplier: Sendable {
     public let home: String
     public let items: ClusterItems
+    /// Temporary files written at once while a package file is streamed (0: on the reading thread).
+    public var writerThreads = 2
     /// Suffix of temporary files. It ends in `.tmp`, an excluded extension, so a scan never hashes one, and
     /// it is distinctive so that start-up can sweep leftovers of a crash without touching a user's files.
     public static let temporarySuffix = ".clusterd.tmp"
@@ -30,6 +37,13 @@ public struct PackageApplier: Sendable {
     public init(home: String, items: ClusterItems = .wazuh481) {
         self.home = home.count > 1 && home.hasSuffix("/") ? String(home.dropLast()) : home
         self.items = items
+    }
+
+    /// A file written to its temporary name, waiting for its rename.
+    struct StagedWrite {
+        let path: String
+        let isMissing: Bool
+        var failure: String?
     }
 
     public func apply(_ package: IntegrityPackage) -> ApplyResult {
@@ -40,60 +54,71 @@ public struct PackageApplier: Sendable {
         // 1. Check every path and plan its write.
         struct Planned: Sendable { let path: String; let isMissing: Bool; let permissions: Int; let content: [UInt8] }
         var plan: [Planned] = []
+        var seen = Set<String>()
         for (group, isMissing) in [(diff.missing, true), (diff.shared, false)] {
-            for (path, metadata) in group {
+            for (path, metadata) in group where seen.insert(path).inserted {
                 guard let content = contents[path] else { continue }  // left for a later round
                 switch items.owner(of: path, declaredKey: metadata.clusterItemKey) {
                 case .success(let item): plan.append(Planned(path: path, isMissing: isMissing, permissions: item.permissions, content: content))
-                case .failure(let problem):
-                    if isMissing { result.errorsCreating[path] = "\(problem)" } else { result.errorsOverwriting[path] = "\(problem)" }
+                case .failure(let problem): result.recordFailure(path, isMissing: isMissing, "\(problem)")
                 }
             }
         }
 
         // 2. Write every file to its temporary name, on all cores. Nothing is visible yet.
+        let staging = StagingArea(home: home)
+        var writes = plan.map { StagedWrite(path: $0.path, isMissing: $0.isMissing, failure: staging.prepareDirectory(for: $0.path)) }
         let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: plan.count)
         failures.initialize(repeating: nil)
-        defer { failures.deallocate() }
-        let home = self.home
-        let directories = Set(plan.map { (home + "/" + $0.path as NSString).deletingLastPathComponent })
-        var badDirectories: [String: String] = [:]
-        for dir in directories.sorted() {
-            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770]) }
-            catch { badDirectories[dir] = "\(error)" }
+        defer {
+            failures.deinitialize()
+            failures.deallocate()
         }
         nonisolated(unsafe) let failureSlots = failures
+        let home = self.home
+        let ready = writes.map { $0.failure == nil }
         let planned = plan
         DispatchQueue.concurrentPerform(iterations: planned.count) { i in
+            guard ready[i] else { return }
             let p = planned[i]
-            do { try Self.writeTemporary(home + "/" + p.path, content: p.content, permissions: p.permissions) }
-            catch { failureSlots[i] = "\(error)" }
+            failureSlots[i] = StagingArea.writeTemporary(home + "/" + p.path, content: p.content, permissions: p.permissions)
         }
+        for i in writes.indices where writes[i].failure == nil { writes[i].failure = failures[i] }
 
-        // 3. One flush of the file system for all of them (instead of an fsync per file), then the renames:
-        //    a reader sees the old file or the complete new one, never a partial one.
+        // 3. One flush, the renames, then the extra files.
+        commit(writes, into: &result)
+        removeExtra(diff.extra, into: &result)
+        staging.removeEmptyCreatedDirectories()
+        return result
+    }
+
+    /// Flushes the file system once (instead of an fsync per file), then renames every temporary file
+    /// over its target: a reader sees the old file or the complete new one, never a partial one.
+    func commit(_ writes: [StagedWrite], into result: inout ApplyResult) {
         let dirFD = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 { syncfs(dirFD); close(dirFD) }
-        for (i, p) in planned.enumerated() {
-            let full = home + "/" + p.path
-            let temp = Self.temporaryPath(for: full)
-            var failure = failures[i] ?? badDirectories[(full as NSString).deletingLastPathComponent]
+        for write in writes {
+            let full = home + "/" + write.path
+            let temp = StagingArea.temporaryPath(for: full)
+            var failure = write.failure
             if failure == nil && rename(temp, full) != 0 {
                 failure = "\(SystemCallError("rename", path: full, errno: errno))"
             }
             if let failure {
                 unlink(temp)
-                if p.isMissing { result.errorsCreating[p.path] = failure } else { result.errorsOverwriting[p.path] = failure }
-            } else if p.isMissing {
-                result.created.append(p.path)
+                result.recordFailure(write.path, isMissing: write.isMissing, failure)
+            } else if write.isMissing {
+                result.created.append(write.path)
             } else {
-                result.updated.append(p.path)
+                result.updated.append(write.path)
             }
         }
+    }
 
-        // 4. Extra files.
+    /// Deletes the extra files, then the directories they leave empty where their item says so.
+    func removeExtra(_ extra: IntegrityMetadata, into result: inout ApplyResult) {
         var emptied: [(dir: String, item: ClusterItem)] = []
-        for (path, metadata) in diff.extra {
+        for (path, metadata) in extra {
             do {
                 let item = try items.owner(of: path, declaredKey: metadata.clusterItemKey).get()
                 let full = home + "/" + path
@@ -107,26 +132,6 @@ public struct PackageApplier: Sendable {
             }
         }
         for (dir, item) in emptied { removeEmptyDirectories(from: dir, upTo: home + "/" + item.key) }
-        return result
-    }
-
-    static func temporaryPath(for full: String) -> String {
-        let dir = (full as NSString).deletingLastPathComponent
-        return dir + "/." + (full as NSString).lastPathComponent + temporarySuffix
-    }
-
-    private static func writeTemporary(_ full: String, content: [UInt8], permissions: Int) throws {
-        let temp = temporaryPath(for: full)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw SystemCallError("open", path: temp, errno: errno) }
-        defer { close(fd) }
-        do {
-            try content.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: temp) }
-            guard fchmod(fd, mode_t(permissions)) == 0 else { throw SystemCallError("fchmod", path: temp, errno: errno) }
-        } catch {
-            unlink(temp)
-            throw error
-        }
     }
 
     /// Removes `dir` and its parents while they are empty or hold only excluded names, stopping at the

@@ -23,6 +23,8 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingMetadata
     /// `files_metadata.json` is not metadata.
     case invalidMetadata(String)
+    /// A package to apply whose `files_metadata.json` holds a node's metadata, not the three groups.
+    case notSyncGroups
     /// An entry that cannot be written in the 4.8.1 container without a separator clash.
     case separatorCollision(String)
     /// A directory inside the extraction target is a symbolic link or a file.
@@ -46,6 +48,8 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .corrupt(let what): return "package is corrupt: \(what)"
         case .missingMetadata: return "package has no \(IntegrityConstants.metadataEntryName)"
         case .invalidMetadata(let reason): return "package \(IntegrityConstants.metadataEntryName) is invalid: \(reason)"
+        case .notSyncGroups:
+            return "package \(IntegrityConstants.metadataEntryName) holds a node's metadata, not the missing, extra and shared groups"
         case .separatorCollision(let path): return "'\(path)' cannot be stored in a 4.8.1 package: its bytes contain a separator"
         case .unsafeTarget(let what): return "refusing to extract: \(what)"
         case .io(let e): return e.description

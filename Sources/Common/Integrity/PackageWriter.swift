@@ -32,7 +32,10 @@ public struct SkippedFile: Equatable, Sendable, CustomStringConvertible {
 /// A package built by `PackageWriter`.
 public struct PackageBuild: Sendable {
     public var format: PackageFormat
+    /// The package, when built in memory; empty when it was written to a file.
     public var bytes: [UInt8]
+    /// Size of the package in bytes, wherever it went.
+    public var size: Int
     /// Files stored in the package, in order.
     public var included: [String]
     public var skipped: [SkippedFile]
@@ -47,6 +50,10 @@ public struct PackageBuild: Sendable {
 /// `compress_files` (PROTOCOL.md §5.3, §5.5) for both formats. A worker's package carries only its
 /// metadata; a master's carries the `missing` and `shared` files plus the three groups, trimmed so the
 /// worker is never told to expect a file the package does not hold.
+///
+/// A package can be built in memory or written straight to a file; both go through the same encoder and
+/// give the same bytes. Files are read and compressed in batches on all cores, then appended in order,
+/// so memory holds one batch of files rather than the package.
 public struct PackageWriter: Sendable {
     public var format: PackageFormat
     /// Node home the files are read from.
@@ -55,6 +62,10 @@ public struct PackageWriter: Sendable {
     /// The limit L: no file larger than L, and entries only while their running total stays within L.
     public var limit: Int
     public var compressLevel: Int
+    /// Compress a batch of files on all cores (the output is the same either way).
+    public var parallel = true
+    /// Modification time given to the zip entry `files_metadata.json`; nil for the time of writing.
+    public var metadataModTime: Int?
 
     public init(format: PackageFormat, home: String, items: ClusterItems = .wazuh481,
                 limit: Int = IntegrityConstants.maxZipSize, compressLevel: Int = IntegrityConstants.compressLevel) {
@@ -67,99 +78,53 @@ public struct PackageWriter: Sendable {
 
     /// The worker's package: `files_metadata.json` = the flat metadata, nothing else (§5.4).
     public func metadataPackage(_ metadata: IntegrityMetadata) throws(PackageError) -> PackageBuild {
-        var encoder = try makeEncoder()
-        let json = metadata.pythonJSONBytes
-        let bytes = try encoder.finish(metadata: json)
-        return PackageBuild(format: format, bytes: bytes, included: [], skipped: [], diff: nil, metadataBytes: json)
+        try build(into: .memory(), diff: nil, metadata: metadata)
+    }
+
+    /// `metadataPackage` written to `path` (created or truncated; removed again on error).
+    public func metadataPackage(_ metadata: IntegrityMetadata, toFile path: String) throws(PackageError) -> PackageBuild {
+        try build(into: .file(path), diff: nil, metadata: metadata)
     }
 
     /// The master's package: the files of `missing` then `shared`, read from `home`, then the groups.
     public func syncPackage(_ diff: IntegrityDiff) throws(PackageError) -> PackageBuild {
-        var encoder = try makeEncoder()
-        var groups = diff
-        var included: [String] = []
-        var skipped: [SkippedFile] = []
-        var total = 0
-        var full = false
-        let candidates = diff.missing.paths.map { ($0, true) } + diff.shared.paths.map { ($0, false) }
-        // Removals are applied in one pass at the end: removing one path at a time from the ordered
-        // groups is linear, and a full package can drop thousands of files.
-        var droppedMissing = Set<String>(), droppedShared = Set<String>()
-        for (path, isMissing) in candidates {
-            let metadata = isMissing ? diff.missing[path]! : diff.shared[path]!
-            func drop(_ reason: SkippedFile.Reason) {
-                skipped.append(SkippedFile(path: path, reason: reason))
-                if isMissing { droppedMissing.insert(path) } else { droppedShared.insert(path) }
-            }
-            if full { drop(.limitReached); continue }
-            // The paths come from our own walk, but a diff can also be loaded from a file: hold it to the
-            // rules a receiver applies, so every package written here is one a reader accepts.
-            if case .failure(let problem) = items.owner(of: path, declaredKey: metadata.clusterItemKey) {
-                throw PackageError.entry(path, problem)
-            }
-            let file: (content: [UInt8], modTime: Int)
-            do { file = try readFile(path) } catch {
-                switch error {
-                case .tooLarge(let size):
-                    drop(.tooLarge(size: size, limit: limit))
-                case .system(let e):
-                    // §5.5: a file that cannot be read is not sent; a shared one is deleted on the worker.
-                    drop(.unreadable(e.reason))
-                    if !isMissing { groups.extra[path] = metadata }
-                }
-                continue
-            }
-            let permissions = items[metadata.clusterItemKey]?.permissions ?? 0o640
-            let outcome = try file.content.withUnsafeBytes { raw in
-                Result { () throws(PackageError) in
-                    try encoder.append(path: path, content: raw, permissions: permissions,
-                                       modTime: file.modTime, remaining: limit - total)
-                }
-            }.get()
-            switch outcome {
-            case .added(let size): total += size; included.append(path)
-            case .doesNotFit: full = true; drop(.limitReached)
-            case .cannotEncode: drop(.separatorCollision)
-            }
-        }
-        groups.missing.remove(droppedMissing)
-        groups.shared.remove(droppedShared)
-        let json = PythonJSONEncoder().encodeBytes(groups.json)
-        let bytes = try encoder.finish(metadata: json)
-        return PackageBuild(format: format, bytes: bytes, included: included, skipped: skipped, diff: groups,
-                            metadataBytes: json)
+        try build(into: .memory(), diff: diff, metadata: nil)
     }
 
-    private func makeEncoder() throws(PackageError) -> any PackageEncoder {
+    /// `syncPackage` written to `path` (created or truncated; removed again on error).
+    public func syncPackage(_ diff: IntegrityDiff, toFile path: String) throws(PackageError) -> PackageBuild {
+        try build(into: .file(path), diff: diff, metadata: nil)
+    }
+
+    private func build(into sink: PackageSink, diff: IntegrityDiff?,
+                       metadata: IntegrityMetadata?) throws(PackageError) -> PackageBuild {
         switch format {
-        case .wazuh: return WazuhContainerEncoder(level: compressLevel)
-        case .zip: return try ZipEncoder(level: compressLevel)
+        case .wazuh:
+            var encoder = WazuhContainerEncoder(level: compressLevel, sink: sink)
+            return try build(&encoder, diff: diff, metadata: metadata)
+        case .zip:
+            var encoder = ZipEncoder(level: compressLevel, sink: sink)
+            return try build(&encoder, diff: diff, metadata: metadata)
         }
     }
 
-    private enum ReadFailure: Error {
-        case tooLarge(Int)
-        case system(SystemCallError)
-    }
-
-    /// Reads a file unless its size alone exceeds the limit (checked before reading, as 4.8.1 does).
-    private func readFile(_ path: String) throws(ReadFailure) -> (content: [UInt8], modTime: Int) {
-        let absolute = home + "/" + path
-        let fd = open(absolute, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-        if fd < 0 { throw .system(SystemCallError("open", path: absolute, errno: errno)) }
-        defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw .system(SystemCallError("stat", path: absolute, errno: errno)) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw .system(SystemCallError("read", path: absolute, errno: EISDIR))
+    private func build<E: PackageEncoder>(_ encoder: inout E, diff: IntegrityDiff?,
+                                          metadata: IntegrityMetadata?) throws(PackageError) -> PackageBuild {
+        do {
+            var packed = PackedFiles()
+            let json: [UInt8]
+            if let diff {
+                packed = try pack(diff, into: &encoder)
+                json = PythonJSONEncoder().encodeBytes(packed.groups.json)
+            } else {
+                json = (metadata ?? IntegrityMetadata()).pythonJSONBytes
+            }
+            let bytes = try encoder.finish(metadata: json, modTime: metadataModTime ?? Int(time(nil)))
+            return PackageBuild(format: format, bytes: bytes, size: encoder.size, included: packed.included,
+                                skipped: packed.skipped, diff: diff == nil ? nil : packed.groups, metadataBytes: json)
+        } catch {
+            encoder.discard()
+            throw error
         }
-        if Int(st.st_size) > limit { throw .tooLarge(Int(st.st_size)) }
-        let content: [UInt8]
-        do { content = try FileIO.readAll(fd: fd, path: absolute, sizeHint: Int(st.st_size)) } catch {
-            throw .system(error)
-        }
-        // The file may have grown since fstat.
-        if content.count > limit { throw .tooLarge(content.count) }
-        return (content, IntegrityWalker.stamp(st).modSeconds)
     }
 }

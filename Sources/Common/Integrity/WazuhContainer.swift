@@ -26,26 +26,6 @@ public enum WazuhContainer {
         return fileSep == nil ? e : nil
     }
 
-    /// Splits a container into (path bytes, compressed bytes) pieces, as the 4.8.1 reader does.
-    static func pieces(_ bytes: [UInt8]) throws(PackageError) -> [(path: ArraySlice<UInt8>, data: ArraySlice<UInt8>)] {
-        var out: [(ArraySlice<UInt8>, ArraySlice<UInt8>)] = []
-        var start = 0
-        while true {
-            let rest = bytes[start...]
-            let end = firstIndex(of: fileSeparator, in: rest).map { start + $0 } ?? bytes.count
-            let piece = bytes[start..<end]
-            guard !piece.isEmpty else {
-                throw .corrupt(end == bytes.count ? "empty entry at the end (trailing separator)" : "empty entry at byte \(start)")
-            }
-            guard let sep = firstIndex(of: pathSeparator, in: piece) else {
-                throw .corrupt("entry at byte \(start) has no path separator")
-            }
-            out.append((piece.prefix(sep), piece.dropFirst(sep + pathSeparator.count)))
-            if end == bytes.count { return out }
-            start = end + fileSeparator.count
-        }
-    }
-
     /// Offset of the first `needle` in `haystack`, relative to the slice start. `memchr` finds candidate
     /// first bytes (glibc hides `memmem` behind _GNU_SOURCE, which a module map cannot set).
     static func firstIndex(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Int? {

@@ -1,8 +1,8 @@
 import CArchive
 
-/// Reads the entries of an in-memory zip archive with libarchive. Only the seekable zip reader is
-/// enabled: it reads the central directory, so an archive cut short is refused rather than read up to
-/// the last complete local entry, and CRCs are checked as entries are read.
+/// Reads the entries of a zip archive, in memory or from a file, with libarchive. Only the seekable zip
+/// reader is enabled: it reads the central directory, so an archive cut short is refused rather than read
+/// up to the last complete local entry, and CRCs are checked as entries are read.
 enum ZipArchiveReader {
     struct Entry {
         var path: String
@@ -10,48 +10,61 @@ enum ZipArchiveReader {
         enum Kind { case file, directory, other(String) }
     }
 
+    typealias Body = (Entry, _ readData: (_ limit: Int) throws(PackageError) -> [UInt8]) throws(PackageError) -> Void
+
+    /// Where the archive is: libarchive reads a file in blocks, seeking to the central directory first.
+    enum Input {
+        case memory([UInt8])
+        case descriptor(Int32)
+    }
+
     /// Calls `body` for each entry header; `readData` reads that entry's content, refusing to produce
     /// more than `limit` bytes.
-    static func forEachEntry(
-        _ bytes: [UInt8],
-        _ body: (Entry, _ readData: (_ limit: Int) throws(PackageError) -> [UInt8]) throws(PackageError) -> Void
-    ) throws(PackageError) {
+    static func forEachEntry(_ input: Input, _ body: Body) throws(PackageError) {
+        switch input {
+        case .memory(let bytes):
+            try bytes.withUnsafeBytes { raw in
+                Result { () throws(PackageError) in
+                    try forEachEntry(opening: { archive_read_open_memory($0, raw.baseAddress, raw.count) }, body)
+                }
+            }.get()
+        case .descriptor(let fd):
+            try forEachEntry(opening: { archive_read_open_fd($0, fd, 256 * 1024) }, body)
+        }
+    }
+
+    private static func forEachEntry(opening open: (OpaquePointer) -> Int32, _ body: Body) throws(PackageError) {
         guard let a = archive_read_new() else { throw .corrupt("archive_read_new failed") }
         defer { archive_read_free(a) }
         archive_read_support_format_zip_seekable(a)
-        let result: Result<Void, PackageError> = bytes.withUnsafeBytes { raw in
-            guard archive_read_open_memory(a, raw.baseAddress, raw.count) == ARCHIVE_OK else {
-                return .failure(failure(a, context: "zip archive"))
+        guard open(a) == ARCHIVE_OK else { throw failure(a, context: "zip archive") }
+        var entry: OpaquePointer?
+        // One read buffer for all entries, uninitialised (libarchive fills what it reports).
+        var chunk = [UInt8](unsafeUninitializedCapacity: 256 * 1024) { _, count in count = 256 * 1024 }
+        while true {
+            let rc = archive_read_next_header(a, &entry)
+            if rc == ARCHIVE_EOF { return }
+            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
+                throw failure(a, context: "zip entry header")
             }
-            var entry: OpaquePointer?
-            // One read buffer for all entries, uninitialised (libarchive fills what it reports).
-            var chunk = [UInt8](unsafeUninitializedCapacity: 256 * 1024) { _, count in count = 256 * 1024 }
-            while true {
-                let rc = archive_read_next_header(a, &entry)
-                if rc == ARCHIVE_EOF { return .success(()) }
-                guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
-                    return .failure(failure(a, context: "zip entry header"))
+            let path = (archive_entry_pathname_utf8(entry) ?? archive_entry_pathname(entry))
+                .map { String(cString: $0) } ?? ""
+            let kind: Entry.Kind
+            if archive_entry_hardlink(entry) != nil {
+                kind = .other("hard link")
+            } else {
+                switch UInt32(archive_entry_filetype(entry)) {
+                case ArchiveFileType.regular: kind = .file
+                case ArchiveFileType.directory: kind = .directory
+                case ArchiveFileType.symlink: kind = .other("symbolic link")
+                default: kind = .other("special file")
                 }
-                let path = (archive_entry_pathname_utf8(entry) ?? archive_entry_pathname(entry))
-                    .map { String(cString: $0) } ?? ""
-                let kind: Entry.Kind
-                if archive_entry_hardlink(entry) != nil {
-                    kind = .other("hard link")
-                } else {
-                    switch UInt32(archive_entry_filetype(entry)) {
-                    case ArchiveFileType.regular: kind = .file
-                    case ArchiveFileType.directory: kind = .directory
-                    case ArchiveFileType.symlink: kind = .other("symbolic link")
-                    default: kind = .other("special file")
-                    }
-                }
-                let readData = { (limit: Int) throws(PackageError) -> [UInt8] in
-                    try readEntryData(a, path: path, limit: limit, chunk: &chunk)
-                }
-                do throws(PackageError) { try body(Entry(path: path, kind: kind), readData) } catch { return .failure(error) }
             }
+            let readData = { (limit: Int) throws(PackageError) -> [UInt8] in
+                try readEntryData(a, path: path, limit: limit, chunk: &chunk)
+            }
+            try body(Entry(path: path, kind: kind), readData)
         }
-        try result.get()
     }
 
     private static func readEntryData(_ a: OpaquePointer, path: String, limit: Int,

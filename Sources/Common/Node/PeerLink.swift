@@ -115,7 +115,8 @@ public actor PeerLink {
     private var files: FileReceiver?
     /// Task IDs the peer asked to cancel (`cancel_task`); a file sender checks them between chunks.
     private var interruptedTasks: Set<String> = []
-    private let home: String?
+    /// Node home; files sent and received live under it.
+    let home: String?
     private let logger: @Sendable (LogLevel, String) -> Void
     public let remote: String
 
@@ -314,32 +315,4 @@ public actor PeerLink {
     }
 
     public func wasInterrupted(_ taskID: String) -> Bool { interruptedTasks.contains(taskID) }
-
-    /// Sends the file at `path` (inside the node home) with `new_file` / `file_upd` / `file_end`.
-    /// Stops sending chunks when the peer cancels `taskID`. Returns the bytes sent and whether it was cancelled.
-    @discardableResult
-    public func sendFile(_ path: String, taskID: String? = nil) async throws -> (bytes: Int, cancelled: Bool) {
-        guard let home else { throw WazuhException.cluster(3034, path) }
-        let root = (home as NSString).standardizingPath
-        guard path.hasPrefix(root + "/"), let input = FileHandle(forReadingAtPath: path) else {
-            throw WazuhException.cluster(3034, path)
-        }
-        defer { try? input.close() }
-        let relpath = Array(String(path.dropFirst(root.count)).utf8)
-        _ = try await request("new_file", relpath)
-        let chunkSize = WireLimits.requestChunk - relpath.count - 1
-        var hash = SHA256()
-        var sent = 0
-        var cancelled = false
-        while true {
-            let chunk = [UInt8](try input.read(upToCount: chunkSize) ?? Data())
-            if chunk.isEmpty { break }
-            _ = try await request("file_upd", relpath + [0x20] + chunk)
-            hash.update(data: chunk)
-            sent += chunk.count
-            if let taskID, interruptedTasks.contains(taskID) { cancelled = true; break }
-        }
-        _ = try await request("file_end", relpath + [0x20] + Array(hash.finalize()))
-        return (sent, cancelled)
-    }
 }

@@ -1,0 +1,113 @@
+import Foundation
+
+/// What an apply does before anything is visible: the directories it makes and the temporary files it
+/// writes beside their targets. It remembers both so that a package found hostile or broken halfway can
+/// be undone completely, and so that directories made only for files that were then discarded go again.
+final class StagingArea {
+    let home: String
+    /// Directories known to exist (made here or found), relative to the home.
+    private var ready: Set<Substring> = []
+    /// Directories made here, parents before children.
+    private var created: [String] = []
+
+    init(home: String) { self.home = home }
+
+    /// Makes the parent directories of `path` (relative) with mode 0770, as 4.8.1 does; returns why it
+    /// failed, if it did.
+    func prepareDirectory(for path: String) -> String? {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        let directory = path[..<slash]
+        if ready.contains(directory) { return nil }
+        var end = directory.startIndex
+        while end < directory.endIndex {
+            end = directory[directory.index(after: end)...].firstIndex(of: "/") ?? directory.endIndex
+            let prefix = directory[..<end]
+            if ready.contains(prefix) { continue }
+            let full = home + "/" + prefix
+            if mkdir(full, 0o770) == 0 {
+                // mkdir's mode goes through the umask; 4.8.1's directories end up 0770 whatever it is.
+                chmod(full, 0o770)
+                created.append(full)
+            } else if errno != EEXIST {
+                return "\(SystemCallError("mkdir", path: full, errno: errno))"
+            }
+            ready.insert(prefix)
+        }
+        return nil
+    }
+
+    /// Removes the directories made here that are empty now, deepest first.
+    func removeEmptyCreatedDirectories() {
+        for directory in created.reversed() { rmdir(directory) }
+    }
+
+    /// `.<name>.clusterd.tmp` beside `full`.
+    static func temporaryPath(for full: String) -> String {
+        guard let slash = full.lastIndex(of: "/") else { return "." + full + PackageApplier.temporarySuffix }
+        return String(full[...slash]) + "." + String(full[full.index(after: slash)...]) + PackageApplier.temporarySuffix
+    }
+
+    /// Writes `content` to the temporary name of `full` with the item's permissions; returns why it
+    /// failed, if it did, leaving no temporary file then.
+    static func writeTemporary(_ full: String, content: [UInt8], permissions: Int) -> String? {
+        let temp = temporaryPath(for: full)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return "\(SystemCallError("open", path: temp, errno: errno))" }
+        defer { close(fd) }
+        do {
+            try content.withUnsafeBytes { raw in
+                Result { () throws(SystemCallError) in try FileIO.writeAll(fd: fd, raw, path: temp) }
+            }.get()
+            guard fchmod(fd, mode_t(permissions)) == 0 else { throw SystemCallError("fchmod", path: temp, errno: errno) }
+        } catch {
+            unlink(temp)
+            return "\(error)"
+        }
+        return nil
+    }
+}
+
+/// Writes temporary files on a few threads while the package is still being read. At most `concurrency`
+/// files are in flight, which bounds both the threads and the file contents held in memory; with a
+/// concurrency of 0 each file is written on the caller's thread.
+final class TemporaryFileWriters: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var failures: [Int: String] = [:]
+    private let slots: DispatchSemaphore
+    private let group = DispatchGroup()
+    private let queue = DispatchQueue(label: "clusterd.apply.writers", attributes: .concurrent)
+    private let inline: Bool
+
+    init(concurrency: Int) {
+        inline = concurrency < 1
+        slots = DispatchSemaphore(value: max(1, concurrency))
+    }
+
+    /// Writes file number `index`; its failure, if any, is reported by `finish`.
+    func submit(_ index: Int, full: String, content: [UInt8], permissions: Int) {
+        if inline {
+            if let failure = StagingArea.writeTemporary(full, content: content, permissions: permissions) {
+                record(index, failure)
+            }
+            return
+        }
+        slots.wait()
+        queue.async(group: group) {
+            if let failure = StagingArea.writeTemporary(full, content: content, permissions: permissions) {
+                self.record(index, failure)
+            }
+            self.slots.signal()
+        }
+    }
+
+    func record(_ index: Int, _ failure: String) {
+        lock.withLock { failures[index] = failure }
+    }
+
+    /// Waits for every write; returns the failures by file number.
+    func finish() -> [Int: String] {
+        group.wait()
+        return lock.withLock { failures }
+    }
+}

@@ -1,0 +1,114 @@
+@testable import Common
+import Foundation
+import Testing
+
+/// The package writer straight to a file, batched and compressed on all cores, against the in-memory
+/// writer and a sequential pass: the same decisions and the same bytes.
+@Suite("Integrity streaming package writer")
+struct IntegrityStreamWriterTests {
+    /// A home of `count` files of varied sizes (some compressible, some empty), spread over items and
+    /// directories, and its metadata.
+    static func makeHome(count: Int, seed: UInt64) -> (TemporaryDirectory, IntegrityMetadata) {
+        let home = TemporaryDirectory()
+        let dirs = ["etc/shared/default", "etc/shared/web", "etc/rules", "etc/decoders/d1", "etc/lists/amazon"]
+        for i in 0..<count {
+            let size = (i * 7919 + Int(seed)) % 9000
+            let content = i % 3 == 0 ? Array(String(repeating: "<rule id=\"\(i)\"/>\n", count: size / 16).utf8)
+                                     : pseudoRandomBytes(count: i % 17 == 0 ? 0 : size, seed: seed &+ UInt64(i))
+            home.write("\(dirs[i % dirs.count])/f\(i).xml", content)
+        }
+        home.write("etc/client.keys", "001 agent any 0123\n")
+        var cache = HashCache()
+        return (home, IntegrityScanner(home: home.path).scan(cache: &cache).metadata)
+    }
+
+    /// The in-memory build, the build to a file and a sequential build; all three must agree.
+    static func expectSameBuilds(_ writer: PackageWriter, _ diff: IntegrityDiff,
+                                 sourceLocation: SourceLocation = #_sourceLocation) throws -> PackageBuild {
+        var writer = writer
+        writer.metadataModTime = 1_700_000_000
+        let memory = try writer.syncPackage(diff)
+        let dir = TemporaryDirectory()
+        let file = try writer.syncPackage(diff, toFile: dir.path + "/package")
+        var sequential = writer
+        sequential.parallel = false
+        let single = try sequential.syncPackage(diff)
+        #expect(file.bytes.isEmpty, sourceLocation: sourceLocation)
+        #expect(dir.read("package") == memory.bytes, "file and memory differ", sourceLocation: sourceLocation)
+        #expect(single.bytes == memory.bytes, "parallel and sequential differ", sourceLocation: sourceLocation)
+        for build in [file, single] {
+            #expect(build.size == memory.bytes.count && build.included == memory.included, sourceLocation: sourceLocation)
+            #expect(build.skipped == memory.skipped && build.diff == memory.diff, sourceLocation: sourceLocation)
+            #expect(build.metadataBytes == memory.metadataBytes, sourceLocation: sourceLocation)
+        }
+        return memory
+    }
+
+    @Test("a package written to a file equals the one built in memory", arguments: PackageFormat.allCases)
+    func fileEqualsMemory(format: PackageFormat) throws {
+        let (home, metadata) = Self.makeHome(count: 300, seed: 11)
+        let build = try Self.expectSameBuilds(PackageWriter(format: format, home: home.path), IntegrityDiff(missing: metadata))
+        #expect(build.included == metadata.paths && build.skipped.isEmpty)
+        let package = try PackageReader().read(build.bytes)
+        #expect(package.files.map(\.path) == metadata.paths)
+        for file in package.files { #expect(file.content == home.read(file.path), "\(file.path)") }
+
+        // The worker's metadata-only package.
+        var writer = PackageWriter(format: format, home: home.path)
+        writer.metadataModTime = 1_700_000_000
+        let dir = TemporaryDirectory()
+        let written = try writer.metadataPackage(metadata, toFile: dir.path + "/metadata")
+        #expect(dir.read("metadata") == (try writer.metadataPackage(metadata)).bytes)
+        #expect(written.size == dir.read("metadata")?.count)
+    }
+
+    @Test("the limit stops the packing at the same file, inside a batch", arguments: PackageFormat.allCases)
+    func limitInsideBatch(format: PackageFormat) throws {
+        let (home, metadata) = Self.makeHome(count: 200, seed: 5)
+        var missing = IntegrityMetadata(), shared = IntegrityMetadata()
+        for (i, (path, m)) in metadata.enumerated() {
+            if i % 4 == 0 { shared[path] = m } else { missing[path] = m }
+        }
+        shared["etc/shared/default/gone.conf"] = FileMetadata(modTime: 1, clusterItemKey: "etc/shared/", hash: "00")
+        let diff = IntegrityDiff(missing: missing, shared: shared)
+        // 100 KB ends the packing after a few dozen files, in the middle of the first batch of 64; 8 KB
+        // makes the larger files too large on their own; 10 MB lets all through.
+        for limit in [100_000, 8_000, 10_000_000] {
+            let build = try Self.expectSameBuilds(PackageWriter(format: format, home: home.path, limit: limit), diff)
+            let package = try PackageReader().read(build.bytes)
+            #expect(package.files.map(\.path) == build.included)
+            #expect(package.metadata == .sync(try #require(build.diff)))
+            if limit == 100_000 {
+                #expect(build.limitReached && build.included.count > 5 && build.included.count < 64)
+            }
+            if limit == 10_000_000 {
+                #expect(!build.limitReached && build.diff?.extra.paths == ["etc/shared/default/gone.conf"])
+            }
+        }
+    }
+
+    @Test("a refused diff leaves no package file behind", arguments: PackageFormat.allCases)
+    func failureRemovesFile(format: PackageFormat) throws {
+        let home = TemporaryDirectory()
+        home.write("etc/passwd", "root:x:0:0\n")
+        let diff = IntegrityDiff(missing: IntegrityMetadata([("etc/passwd", FileMetadata(modTime: 0, clusterItemKey: "etc/", hash: "00"))]))
+        let dir = TemporaryDirectory()
+        #expect(throws: PackageError.wrongClusterItem(path: "etc/passwd", key: "etc/")) {
+            try PackageWriter(format: format, home: home.path).syncPackage(diff, toFile: dir.path + "/package")
+        }
+        #expect(dir.listing().isEmpty)
+    }
+
+    @Test("zip records: zip64 end records beyond 65,535 entries, DOS time floor")
+    func zipLayout() throws {
+        let end = ZipLayout.end(entries: 70_000, directoryOffset: 123, directorySize: 456)
+        #expect(end.count == 56 + 20 + 22)
+        #expect(Array(end.prefix(4)) == [0x50, 0x4B, 0x06, 0x06] && Array(end[56..<60]) == [0x50, 0x4B, 0x06, 0x07])
+        #expect(ZipLayout.end(entries: 3, directoryOffset: 1, directorySize: 2).count == 22)
+        #expect(ZipLayout.dosDateTime(0) == (0, 33))
+        let big = ZipLayout.Entry(name: Array("a".utf8), crc: 0, compressedSize: 10, size: 5_000_000_000,
+                                  modTime: 0, permissions: 0o640, offset: 4_300_000_000)
+        #expect(ZipLayout.localHeader(big).count == 30 + 1 + 9 + 20)
+        #expect(ZipLayout.centralRecord(big).count == 46 + 1 + 9 + 4 + 16)
+    }
+}
