@@ -164,7 +164,7 @@ actor WorkerSession {
             do {
                 (result, actions) = try await Task.detached {
                     var actions = false
-                    let result = try PackageApplier(home: home).apply(packageFile: path, budget: budget) { diff in
+                    let result = try PackageApplier(home: home).apply(packageFile: path, budget: budget, removingPackage: true) { diff in
                         log.info(tag: tag, subtag: subtag, "Files to create: \(diff.missing.count) | Files to update: \(diff.shared.count) | Files to delete: \(diff.extra.count)")
                         actions = !diff.isEmpty
                         if actions {

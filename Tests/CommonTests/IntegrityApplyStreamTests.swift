@@ -95,6 +95,23 @@ struct IntegrityApplyStreamTests {
         }
     }
 
+    @Test("removingPackage deletes the package file whether it is applied or refused")
+    func removingPackage() throws {
+        let keys = "{\"mod_time\": 1.0, \"cluster_item_key\": \"etc/\", \"merged\": false, \"hash\": \"00\"}"
+        let good = try IntegrityHostilePackageTests.container(
+            [("etc/client.keys", Array("001 new any key\n".utf8))],
+            metadata: Array("{\"missing\": {\"etc/client.keys\": \(keys)}}".utf8))
+        let bad = Array(good.dropLast(3))
+        for (package, accepted) in [(good, true), (bad, false)] {
+            let dir = TemporaryDirectory()
+            let home = TemporaryDirectory()
+            let path = dir.write("package", package)
+            let result = try? PackageApplier(home: home.path).apply(packageFile: path, budget: 1 << 20, removingPackage: true)
+            #expect((result?.created == ["etc/client.keys"]) == accepted)
+            #expect(dir.listing().isEmpty)
+        }
+    }
+
     @Test("a worker's metadata package is not applied")
     func nodeMetadataRefused() throws {
         let package = try IntegrityHostilePackageTests.container([("etc/rules/new.xml", Array("<new/>".utf8))])

@@ -67,13 +67,27 @@ final class StagingArea {
     }
 }
 
-/// Writes temporary files on a few threads while the package is still being read. At most `concurrency`
-/// files are in flight, which bounds both the threads and the file contents held in memory; with a
+/// Writes temporary files on a few threads while the package is still being read. Files go out in
+/// batches (a thread wake-up per file would cost more than writing a small file); at most `concurrency`
+/// batches are in flight, which bounds both the threads and the file contents held in memory. With a
 /// concurrency of 0 each file is written on the caller's thread.
 final class TemporaryFileWriters: @unchecked Sendable {
+    private struct Job {
+        let index: Int
+        let full: String
+        let content: [UInt8]
+        let permissions: Int
+    }
+
+    static let batchFiles = 32
+    static let batchBytes = 4 << 20
+
     private let lock = NSLock()
     /// Guarded by `lock`.
     private var failures: [Int: String] = [:]
+    /// Touched only by the thread that submits.
+    private var batch: [Job] = []
+    private var batchBytes = 0
     private let slots: DispatchSemaphore
     private let group = DispatchGroup()
     private let queue = DispatchQueue(label: "clusterd.apply.writers", attributes: .concurrent)
@@ -86,19 +100,11 @@ final class TemporaryFileWriters: @unchecked Sendable {
 
     /// Writes file number `index`; its failure, if any, is reported by `finish`.
     func submit(_ index: Int, full: String, content: [UInt8], permissions: Int) {
-        if inline {
-            if let failure = StagingArea.writeTemporary(full, content: content, permissions: permissions) {
-                record(index, failure)
-            }
-            return
-        }
-        slots.wait()
-        queue.async(group: group) {
-            if let failure = StagingArea.writeTemporary(full, content: content, permissions: permissions) {
-                self.record(index, failure)
-            }
-            self.slots.signal()
-        }
+        let job = Job(index: index, full: full, content: content, permissions: permissions)
+        if inline { return write(job) }
+        batch.append(job)
+        batchBytes += content.count
+        if batch.count >= Self.batchFiles || batchBytes >= Self.batchBytes { dispatchBatch() }
     }
 
     func record(_ index: Int, _ failure: String) {
@@ -107,7 +113,26 @@ final class TemporaryFileWriters: @unchecked Sendable {
 
     /// Waits for every write; returns the failures by file number.
     func finish() -> [Int: String] {
+        dispatchBatch()
         group.wait()
         return lock.withLock { failures }
+    }
+
+    private func dispatchBatch() {
+        guard !batch.isEmpty else { return }
+        let jobs = batch
+        batch = []
+        batchBytes = 0
+        slots.wait()
+        queue.async(group: group) {
+            for job in jobs { self.write(job) }
+            self.slots.signal()
+        }
+    }
+
+    private func write(_ job: Job) {
+        if let failure = StagingArea.writeTemporary(job.full, content: job.content, permissions: job.permissions) {
+            record(job.index, failure)
+        }
     }
 }

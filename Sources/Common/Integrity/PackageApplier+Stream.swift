@@ -10,7 +10,9 @@ extension PackageApplier {
     /// `shared` lists is discarded. `onMetadata` sees the groups before anything becomes visible. When the
     /// package turns out hostile or broken, every temporary file and directory made for it is removed and
     /// the error is thrown: the home is as it was. `budget` bounds the decompressed size of the package.
-    public func apply(packageFile: String, budget: Int,
+    /// With `removingPackage`, the package file is deleted once read, whatever the outcome: before the
+    /// flush, so that its pages are dropped instead of written out with the new files.
+    public func apply(packageFile: String, budget: Int, removingPackage: Bool = false,
                       onMetadata: (IntegrityDiff) -> Void = { _ in }) throws(PackageError) -> ApplyResult {
         let staging = StagingArea(home: home)
         let writers = TemporaryFileWriters(concurrency: writerThreads)
@@ -33,10 +35,12 @@ extension PackageApplier {
                 }
             }
         } catch {
+            if removingPackage { unlink(packageFile) }
             _ = writers.finish()
             discard(staged.map(\.path), staging)
             throw error
         }
+        if removingPackage { unlink(packageFile) }
         var failures = writers.finish()
         guard case .sync(let diff) = streamed.metadata else {
             discard(staged.map(\.path), staging)

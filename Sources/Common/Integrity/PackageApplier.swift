@@ -28,8 +28,10 @@ public struct ApplyResult: Equatable, Sendable {
 public struct PackageApplier: Sendable {
     public let home: String
     public let items: ClusterItems
-    /// Temporary files written at once while a package file is streamed (0: on the reading thread).
-    public var writerThreads = 2
+    /// Threads writing temporary files while a package file is streamed; 0 writes them on the reading
+    /// thread. Creating a file is mostly ext4 inode allocation, which two threads contend on: measured
+    /// with 10,000 files of 4 KB, inline writing was as fast as two threads and used 10-15% less CPU.
+    public var writerThreads = 0
     /// Suffix of temporary files. It ends in `.tmp`, an excluded extension, so a scan never hashes one, and
     /// it is distinctive so that start-up can sweep leftovers of a crash without touching a user's files.
     public static let temporarySuffix = ".clusterd.tmp"

@@ -1,8 +1,9 @@
 import CArchive
 
 /// A zip archive built in memory with libarchive (deflate at a chosen level, UTF-8 names). It writes
-/// whatever it is given, links included, so tests can craft hostile archives with it; `PackageWriter`
-/// is the checked way to build a package.
+/// whatever it is given, links and directories included, so tests can craft hostile archives with it.
+/// `PackageWriter` is the checked way to build a package (its zip entries are deflated on all cores
+/// first, which libarchive cannot take; see `ZipLayout`).
 public final class ZipArchiveWriter {
     public enum EntryKind: Sendable {
         case file
