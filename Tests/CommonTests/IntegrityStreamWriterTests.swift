@@ -99,16 +99,22 @@ struct IntegrityStreamWriterTests {
         #expect(dir.listing().isEmpty)
     }
 
-    @Test("zip records: zip64 end records beyond 65,535 entries, DOS time floor")
-    func zipLayout() throws {
-        let end = ZipLayout.end(entries: 70_000, directoryOffset: 123, directorySize: 456)
-        #expect(end.count == 56 + 20 + 22)
-        #expect(Array(end.prefix(4)) == [0x50, 0x4B, 0x06, 0x06] && Array(end[56..<60]) == [0x50, 0x4B, 0x06, 0x07])
-        #expect(ZipLayout.end(entries: 3, directoryOffset: 1, directorySize: 2).count == 22)
-        #expect(ZipLayout.dosDateTime(0) == (0, 33))
-        let big = ZipLayout.Entry(name: Array("a".utf8), crc: 0, compressedSize: 10, size: 5_000_000_000,
-                                  modTime: 0, permissions: 0o640, offset: 4_300_000_000)
-        #expect(ZipLayout.localHeader(big).count == 30 + 1 + 9 + 20)
-        #expect(ZipLayout.centralRecord(big).count == 46 + 1 + 9 + 4 + 16)
+    @Test("zip: what libarchive writes for an entry never exceeds the bound the limit is checked against")
+    func zipEntryBound() throws {
+        var g = SplitMix64(seed: 77)
+        let writer = try ZipArchiveWriter()
+        for size in [0, 1, 100, 4096, 65_537, 1_000_000] {
+            // Random bytes do not compress: the worst case for the bound.
+            let content = randomBytes(size, using: &g)
+            let path = "etc/shared/default/f\(size).conf"
+            let entry = try #require(try content.withUnsafeBytes {
+                try ZipEntryCompressor().compress(path: path, content: $0, permissions: 0o660, modTime: 1_700_000_000)
+            })
+            let before = writer.bytesWritten
+            try content.withUnsafeBytes { try writer.add(path: path, content: $0, permissions: 0o660, modTime: 1_700_000_000) }
+            #expect(writer.bytesWritten - before <= entry.bound, "size \(size)")
+        }
+        let bytes = try writer.finish()
+        #expect(bytes.count == writer.bytesWritten)
     }
 }

@@ -84,68 +84,54 @@ struct WazuhContainerEncoder: PackageEncoder {
     }
 }
 
-/// Zip entries deflated ahead of time (`ZipLayout`); §5.5 counts local header, data and central record.
+/// Zip entries go through libarchive, which compresses as it writes (it cannot take entries deflated
+/// elsewhere), so for zip the parallel phase only reads the files. What an entry may add is bounded before
+/// it is written: zlib's worst case for the data plus the headers libarchive writes (local header, data
+/// descriptor, central record and their extra fields), so the §5.5 limit is never crossed.
 struct ZipEntryCompressor: EntryCompressor {
     struct Entry: Sendable {
-        var layout: ZipLayout.Entry
-        var data: [UInt8]
+        var path: String
+        var content: [UInt8]
+        var permissions: Int
+        var modTime: Int
+        var bound: Int
     }
 
-    let level: Int
+    static let headerAllowance = 256
 
     func compress(path: String, content: UnsafeRawBufferPointer, permissions: Int,
                   modTime: Int) throws(PackageError) -> Entry? {
-        let data: [UInt8]
-        do { data = try Zlib.rawDeflate(content, level: level) } catch {
-            throw .corrupt("compressing '\(path)': \(error)")
-        }
-        let layout = ZipLayout.Entry(name: Array(path.utf8), crc: Zlib.crc32(content), compressedSize: data.count,
-                                     size: content.count, modTime: modTime, permissions: permissions)
-        return Entry(layout: layout, data: data)
+        Entry(path: path, content: Array(content), permissions: permissions, modTime: modTime,
+              bound: Zlib.bound(content.count) + 2 * path.utf8.count + Self.headerAllowance)
     }
 }
 
 struct ZipEncoder: PackageEncoder {
-    let compressor: ZipEntryCompressor
-    private var sink: PackageSink
-    private var directory: [UInt8] = []
-    private var entries = 0
+    let compressor = ZipEntryCompressor()
+    private let writer: ZipArchiveWriter
 
-    init(level: Int, sink: PackageSink) {
-        compressor = ZipEntryCompressor(level: level)
-        self.sink = sink
+    init(level: Int, sink: PackageSink) throws(PackageError) {
+        writer = try ZipArchiveWriter(compressLevel: level, sink: sink)
     }
 
-    var size: Int { sink.written }
-    mutating func discard() { sink.discard() }
-
-    func footprint(_ entry: ZipEntryCompressor.Entry) -> Int {
-        var layout = entry.layout
-        layout.offset = sink.written
-        return ZipLayout.footprint(layout)
-    }
+    var size: Int { writer.bytesWritten }
+    func discard() { writer.discard() }
+    func footprint(_ entry: ZipEntryCompressor.Entry) -> Int { entry.bound }
 
     mutating func append(_ entry: ZipEntryCompressor.Entry) throws(PackageError) {
-        var layout = entry.layout
-        layout.offset = sink.written
-        try sink.write(ZipLayout.localHeader(layout))
-        try sink.write(entry.data)
-        directory += ZipLayout.centralRecord(layout)
-        entries += 1
+        try entry.content.withUnsafeBytes { raw in
+            Result { () throws(PackageError) in
+                try writer.add(path: entry.path, content: raw, permissions: entry.permissions, modTime: entry.modTime)
+            }
+        }.get()
     }
 
     mutating func finish(metadata: [UInt8], modTime: Int) throws(PackageError) -> [UInt8] {
-        let compressor = self.compressor
-        let entry = try metadata.withUnsafeBytes { raw in
+        try metadata.withUnsafeBytes { raw in
             Result { () throws(PackageError) in
-                try compressor.compress(path: IntegrityConstants.metadataEntryName, content: raw,
-                                        permissions: 0o640, modTime: modTime)
+                try writer.add(path: IntegrityConstants.metadataEntryName, content: raw, permissions: 0o640, modTime: modTime)
             }
         }.get()
-        if let entry { try append(entry) }
-        let directoryOffset = sink.written
-        try sink.write(directory)
-        try sink.write(ZipLayout.end(entries: entries, directoryOffset: directoryOffset, directorySize: directory.count))
-        return try sink.finish()
+        return try writer.finish()
     }
 }

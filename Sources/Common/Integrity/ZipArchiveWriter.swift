@@ -1,9 +1,8 @@
 import CArchive
 
-/// A zip archive built in memory with libarchive (deflate at a chosen level, UTF-8 names). It writes
-/// whatever it is given, links and directories included, so tests can craft hostile archives with it.
-/// `PackageWriter` is the checked way to build a package (its zip entries are deflated on all cores
-/// first, which libarchive cannot take; see `ZipLayout`).
+/// A zip archive written with libarchive (deflate at a chosen level, UTF-8 names), into memory or, for
+/// packages, straight into a file. It writes whatever it is given, links and directories included, so
+/// tests can craft hostile archives with it; `PackageWriter` is the checked way to build a package.
 public final class ZipArchiveWriter {
     public enum EntryKind: Sendable {
         case file
@@ -12,14 +11,19 @@ public final class ZipArchiveWriter {
     }
 
     private let archive: OpaquePointer
-    private let sink = ByteSink()
+    private let sink: ByteSink
     private var finished = false
 
     /// Bytes emitted so far. Output is unblocked, so after `add` returns this includes that entry's
     /// local header, data and descriptor (the central directory comes at `finish`).
-    public var bytesWritten: Int { sink.bytes.count }
+    public var bytesWritten: Int { sink.sink.written }
 
-    public init(compressLevel: Int = IntegrityConstants.compressLevel) throws(PackageError) {
+    public convenience init(compressLevel: Int = IntegrityConstants.compressLevel) throws(PackageError) {
+        try self.init(compressLevel: compressLevel, sink: .memory())
+    }
+
+    init(compressLevel: Int, sink packageSink: PackageSink) throws(PackageError) {
+        sink = ByteSink(packageSink)
         guard let a = archive_write_new() else { throw .archive("archive_write_new failed") }
         archive = a
         func check(_ rc: Int32, _ what: String) throws(PackageError) {
@@ -36,8 +40,15 @@ public final class ZipArchiveWriter {
             let context = Unmanaged.passUnretained(sink).toOpaque()
             try check(archive_write_open2(a, context, nil, { _, context, buffer, length in
                 guard let context, let buffer else { return -1 }
-                let sink = Unmanaged<ByteSink>.fromOpaque(context).takeUnretainedValue()
-                sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: length))
+                let box = Unmanaged<ByteSink>.fromOpaque(context).takeUnretainedValue()
+                do {
+                    try box.sink.write(Array(UnsafeRawBufferPointer(start: buffer, count: length)))
+                } catch let error as PackageError {
+                    box.error = error
+                    return -1
+                } catch {
+                    return -1
+                }
                 return la_ssize_t(length)
             }, nil, nil), "open")
         } catch {
@@ -66,30 +77,36 @@ public final class ZipArchiveWriter {
             archive_entry_set_symlink_utf8(entry, target)
         }
         archive_entry_set_perm(entry, mode_t(permissions))
-        guard archive_write_header(archive, entry) == ARCHIVE_OK else {
-            throw .archive("entry '\(path)': \(Self.message(archive))")
-        }
+        guard archive_write_header(archive, entry) == ARCHIVE_OK else { throw failure("entry '\(path)'") }
         if case .file = kind, let base = content.baseAddress {
             var offset = 0
             while offset < content.count {
                 let n = archive_write_data(archive, base + offset, content.count - offset)
-                guard n > 0 else { throw .archive("entry '\(path)': \(Self.message(archive))") }
+                guard n > 0 else { throw failure("entry '\(path)'") }
                 offset += n
             }
         }
-        guard archive_write_finish_entry(archive) == ARCHIVE_OK else {
-            throw .archive("entry '\(path)': \(Self.message(archive))")
-        }
+        guard archive_write_finish_entry(archive) == ARCHIVE_OK else { throw failure("entry '\(path)'") }
     }
 
-    /// Writes the central directory and returns the archive bytes.
+    /// An output error (disk full, ...) is reported as itself, not as libarchive's echo of it.
+    private func failure(_ what: String) -> PackageError {
+        sink.error ?? .archive("\(what): \(Self.message(archive))")
+    }
+
+    /// Writes the central directory; returns the archive bytes when built in memory (empty for a file,
+    /// which is then complete and closed).
     public func finish() throws(PackageError) -> [UInt8] {
         if !finished {
             finished = true
-            guard archive_write_close(archive) == ARCHIVE_OK else { throw .archive(Self.message(archive)) }
+            guard archive_write_close(archive) == ARCHIVE_OK else { throw failure("closing") }
+            sink.result = try sink.sink.finish()
         }
-        return sink.bytes
+        return sink.result
     }
+
+    /// Removes an unfinished package file.
+    func discard() { sink.sink.discard() }
 
     static func message(_ a: OpaquePointer) -> String {
         archive_error_string(a).map { String(cString: $0) } ?? "unknown libarchive error"
@@ -98,7 +115,10 @@ public final class ZipArchiveWriter {
 
 /// Receives libarchive's output through the write callback.
 private final class ByteSink {
-    var bytes: [UInt8] = []
+    var sink: PackageSink
+    var error: PackageError?
+    var result: [UInt8] = []
+    init(_ sink: PackageSink) { self.sink = sink }
 }
 
 /// libarchive's `AE_IF*` file types; the C macros carry a cast, so Swift does not import them.

@@ -56,6 +56,9 @@ public enum Zlib {
     }
 
     /// CRC-32 of `data` (the zip entry checksum).
+    /// zlib's worst-case compressed size of `n` bytes (raw deflate is never larger).
+    public static func bound(_ n: Int) -> Int { Int(compressBound(uLong(n))) }
+
     public static func crc32(_ data: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = data.baseAddress else { return 0 }
         var crc: uLong = 0
