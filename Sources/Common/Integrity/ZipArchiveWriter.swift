@@ -52,7 +52,8 @@ public final class ZipArchiveWriter {
                 return la_ssize_t(length)
             }, nil, nil), "open")
         } catch {
-            archive_write_free(a)
+            // Every property is set, so deinit frees the archive; a free here would be a second one.
+            sink.sink.discard()
             throw error
         }
     }

@@ -16,8 +16,9 @@ final class ZlibInflater {
         stream.initialize(to: z_stream())
         scratch = [UInt8](unsafeUninitializedCapacity: scratchSize) { _, count in count = scratchSize }
         self.limit = limit
+        // No cleanup here: the throw comes after every property is set, so deinit runs and frees the stream
+        // (inflateEnd refuses a stream whose init failed, harmlessly).
         guard inflateInit_(stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            stream.deallocate()
             throw .failed(code: Z_MEM_ERROR, message: "inflateInit failed")
         }
     }

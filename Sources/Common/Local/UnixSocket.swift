@@ -39,8 +39,11 @@ public final class UnixSocket {
         address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        // On failure the socket is closed through closeSocket(), which forgets the descriptor: the throw
+        // comes after every property is set, so deinit runs too, and a second close(2) would hit whatever
+        // file another thread had meanwhile been given that number.
         guard pathBytes.count < capacity else {
-            close(fd)
+            closeSocket()
             throw .io(operation: "connect", path: path, errno: ENAMETOOLONG,
                       reason: "socket path is \(pathBytes.count) bytes; the limit is \(capacity - 1)")
         }
@@ -55,7 +58,7 @@ public final class UnixSocket {
         }
         if result != 0 {
             let code = errno
-            close(fd)
+            closeSocket()
             switch code {
             case ENOENT: throw .socketMissing(path: path)
             case ECONNREFUSED: throw .connectionRefused(path: path)
