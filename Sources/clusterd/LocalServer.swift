@@ -22,10 +22,12 @@ final class LocalServer: Sendable {
     func run(group: EventLoopGroup) async throws {
         let path = ctx.socketPath
         try FileManager.default.createDirectory(atPath: ctx.clusterDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
-        // A socket file left by a previous run would make bind fail; nothing else lives at this path.
-        unlink(path)
+        // The socket is bound under a temporary name, given mode 0660, and only then renamed into place, so
+        // it is never reachable with the wider mode bind(2) creates it with.
+        let staging = "\(ctx.clusterDir)/.c-internal.sock.\(getpid())"
+        unlink(staging)
         let server = try await ServerBootstrap(group: group)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+            .bind(unixDomainSocketPath: staging, cleanupExistingSocketFile: true) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // The local socket is not encrypted; frames are still capped at the message limit.
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClusterFrameDecoder(fernet: nil)))
@@ -33,7 +35,13 @@ final class LocalServer: Sendable {
                     return try NIOAsyncChannel<WireMessage, OutboundMessage>(wrappingChannelSynchronously: channel)
                 }
             }
-        chmod(path, 0o660)
+        chmod(staging, 0o660)
+        // rename(2) replaces a socket file left by a previous run.
+        guard rename(staging, path) == 0 else {
+            let e = errno
+            unlink(staging)
+            throw SystemCallError("rename", path: path, errno: e)
+        }
         ctx.log.info(tag: "Local Server", subtag: "Main", "Serving on \(path)")
         defer { unlink(path) }
         try await withThrowingDiscardingTaskGroup { group in

@@ -85,7 +85,7 @@ import Testing
             let agents = ((try? masterStore.agents()) ?? []).filter { $0.id > 0 }
             return agents.count == 3 && agents.allSatisfy { $0.nodeName == "worker2" && $0.connectionStatus == "active" && $0.version == "Wazuh v4.8.1" }
         }, "master log:\n\(t.master.log.suffix(1500))")
-        #expect(t.master.log.contains("[Worker worker2] [Agent-info sync] Finished in"))
+        #expect(waitUntil(5) { t.master.log.contains("[Worker worker2] [Agent-info sync] Finished in") })
         let control = try runTool("cluster_control", ["--home", t.w1.home, "-a", "-fn", "worker2"])
         #expect(control.status == 0, "\(control.err)")
         #expect(control.out.hasPrefix("ID   NAME     IP        STATUS  VERSION       NODE NAME  \n"))
