@@ -7,7 +7,7 @@ extension Master {
     func localAgentGroupsLoop() async throws {
         let subtag = "Local agent-groups"
         let delay = ctx.options.agentGroupStartDelay
-        ctx.log.info(tag: "Master", subtag: subtag, "Sleeping \(PythonJSONEncoder.pythonFloat(delay).replacingOccurrences(of: ".0", with: ""))s before starting the agent-groups task, waiting for the workers connection.")
+        ctx.log.info(tag: "Master", subtag: subtag, "Sleeping \(NodeContext.secondsText(delay))s before starting the agent-groups task, waiting for the workers connection.")
         try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
         while !Task.isCancelled {
             let start = Date()

@@ -38,6 +38,13 @@ final class NodeContext: Sendable {
         try? fm.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
     }
 
+    /// Seconds as log lines print them: `10` for 10.0, `0.3` for 0.3 (Python's float text, whole numbers
+    /// without their `.0`).
+    static func secondsText(_ seconds: Double) -> String {
+        let text = PythonJSONEncoder.pythonFloat(seconds)
+        return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+    }
+
     /// The `%Y-%m-%dT%H:%M:%S.%fZ` UTC dates of health output.
     static func isoDate(_ date: Date?) -> String {
         guard let date else { return "n/a" }

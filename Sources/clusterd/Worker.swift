@@ -29,7 +29,7 @@ final class Worker: Sendable {
 
     func run(group: EventLoopGroup) async throws {
         let retry = ctx.options.connectionRetry
-        let retryText = PythonJSONEncoder.pythonFloat(retry).replacingOccurrences(of: ".0", with: "")
+        let retryText = NodeContext.secondsText(retry)
         while !Task.isCancelled {
             do {
                 try await connectOnce(group: group)
