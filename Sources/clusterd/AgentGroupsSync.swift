@@ -103,20 +103,13 @@ extension MasterSession {
             ctx.log.error(tag: tag, subtag: subtag, "There was an error while processing agent-groups on the peer: \(String(decoding: message.payload, as: UTF8.self))")
             return .ok("Thanks")
         default:  // syn_w_g_e, syn_wgc_e
-            let result = try? JSONParser.parse(message.payload)
-            let updated = Int(result?["updated_chunks"]?.intValue ?? 0)
-            let errors = result?["error_messages"]?.arrayValue ?? []
             let status = await master.registry.worker(worker)?.status
             let start = (full ? status?.agentGroupsFullStart : status?.agentGroupsStart) ?? Date()
+            let updated = ctx.log.syncResult(message.payload, since: start, tag: tag, subtag: subtag)
             let end = Date()
             await master.registry.update(worker) {
                 if full { $0.status.agentGroupsFullEnd = end; $0.status.agentGroupsFullChunks = updated }
                 else { $0.status.agentGroupsEnd = end; $0.status.agentGroupsChunks = updated }
-            }
-            if errors.isEmpty {
-                ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(updated) chunks.")
-            } else {
-                ctx.log.error(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(updated) chunks. There were \(errors.count) chunks with errors: \(JSONValue.array(errors).pythonText)")
             }
             return .ok("Thanks")
         }

@@ -64,15 +64,7 @@ extension WorkerSession {
             ctx.log.error(tag: tag, subtag: subtag, "There was an error while processing agent-info on the peer: \(text)")
             return .ok("Thanks")
         }
-        let result = try? JSONParser.parse(message.payload)
-        let updated = result?["updated_chunks"]?.intValue ?? 0
-        let errors = result?["error_messages"]?.arrayValue ?? []
-        let took = elapsed(since: agentInfoStart)
-        if errors.isEmpty {
-            ctx.log.info(tag: tag, subtag: subtag, "Finished in \(took). Updated \(updated) chunks.")
-        } else {
-            ctx.log.error(tag: tag, subtag: subtag, "Finished in \(took). Updated \(updated) chunks. There were \(errors.count) chunks with errors: \(JSONValue.array(errors).pythonText)")
-        }
+        _ = ctx.log.syncResult(message.payload, since: agentInfoStart, tag: tag, subtag: subtag)
         return .ok("Thanks")
     }
 }
@@ -140,5 +132,23 @@ extension MasterSession {
             $0.status.agentInfoChunks = n
         }
         ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(outcome.0) chunks.")
+    }
+}
+
+extension ClusterLog {
+    /// Logs a peer's `{"updated_chunks", "error_messages", "time_spent"}` result as 4.8.1 does: INFO
+    /// `Finished in X. Updated N chunks.`, or ERROR with ` There were K chunks with errors: [...]`.
+    /// Returns the number of chunks updated.
+    func syncResult(_ payload: [UInt8], since start: Date, tag: String, subtag: String) -> Int {
+        let result = try? JSONParser.parse(payload)
+        let updated = Int(result?["updated_chunks"]?.intValue ?? 0)
+        let errors = result?["error_messages"]?.arrayValue ?? []
+        let line = "Finished in \(elapsed(since: start)). Updated \(updated) chunks."
+        if errors.isEmpty {
+            info(tag: tag, subtag: subtag, line)
+        } else {
+            error(tag: tag, subtag: subtag, line + " There were \(errors.count) chunks with errors: \(JSONValue.array(errors).pythonText)")
+        }
+        return updated
     }
 }

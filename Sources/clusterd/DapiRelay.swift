@@ -20,7 +20,7 @@ extension LocalServer {
                 let reply = try await masterLink.request("dapi", payload)
                 if case .err(let e) = reply { await Self.deliverDapi(.failure(e), to: link) }
             } catch {
-                await Self.deliverDapi(.failure((error as? LinkError)?.exception ?? .internal(1000, "\(error)")), to: link)
+                await Self.deliverDapi(.failure(WazuhException.wrapping(error)), to: link)
             }
         }
         return .ok("Added request to API requests queue")

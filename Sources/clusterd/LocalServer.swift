@@ -56,12 +56,12 @@ final class LocalServer: Sendable {
     private func serve(_ connection: NIOAsyncChannel<WireMessage, OutboundMessage>) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let nameBox = NameBox()
+                let nameBox = LockedValue("")
                 let link = PeerLink(outbound: outbound, remote: "local", requestTimeout: ctx.options.timeoutClusterRequest) { message, link in
-                    await self.handle(message, link: link, name: nameBox.name)
+                    await self.handle(message, link: link, name: nameBox.value)
                 }
                 let name = await clients.register(link)
-                nameBox.name = name
+                nameBox.value = name
                 let tag = "Local \(name)"
                 ctx.log.debug(tag: tag, subtag: "Main", "Connection received in local server.")
                 defer { Task { await self.clients.unregister(name) } }
@@ -87,7 +87,7 @@ final class LocalServer: Sendable {
             return .reply(command: "ok-m ", payload: message.payload)
         case "get_nodes", "get_health":
             if let master {
-                return await answerOnMaster(master, message)
+                return await master.answerQuery(message)
             }
             return relay(message, to: link)
         case "sendsync", "sendasync":
@@ -96,21 +96,6 @@ final class LocalServer: Sendable {
             return dapi(message, from: link, name: name)
         default:
             return .errText("unknown command 'b'\(message.name)''")
-        }
-    }
-
-    private func answerOnMaster(_ master: Master, _ message: WireMessage) async -> Reply {
-        do {
-            if message.name == "get_nodes" {
-                let args = message.payload.isEmpty ? JSONValue.null : try JSONParser.parse(message.payload)
-                return .ok(try NodeQuery(args: args).apply(to: await master.nodes()).pythonText)
-            }
-            let filter = (try? JSONParser.parse(message.payload))?.arrayValue?.compactMap(\.stringValue)
-            return .ok(await master.health(filter: filter).pythonText)
-        } catch let e as WazuhException {
-            return .err(e)
-        } catch {
-            return .err(.internal(1000, "\(error)"))
         }
     }
 
@@ -148,7 +133,7 @@ final class LocalServer: Sendable {
                     let response = try await masterLink.request("sendsync", payload)
                     if case .err(let e) = response { fail(e) }
                 } catch {
-                    fail((error as? LinkError)?.exception ?? .internal(1000, "\(error)"))
+                    fail(WazuhException.wrapping(error))
                 }
             }
         }
@@ -170,19 +155,10 @@ final class LocalServer: Sendable {
                 case .other: _ = try? await local.request("err", WazuhException.cluster(3016, response.text).payload)
                 }
             } catch {
-                let e = (error as? LinkError)?.exception ?? WazuhException.internal(1000, "\(error)")
+                let e = WazuhException.wrapping(error)
                 _ = try? await local.request("err", e.payload)
             }
         }
         return .ok("Sent request to master node")
-    }
-}
-
-final class NameBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = ""
-    var name: String {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
     }
 }

@@ -102,6 +102,20 @@ final class Master: Sendable {
 
     // MARK: local-socket and relayed queries
 
+    /// `get_nodes` / `get_health`, asked on the master's local socket or relayed by a worker.
+    func answerQuery(_ message: WireMessage) async -> Reply {
+        do {
+            if message.name == "get_nodes" {
+                let args = message.payload.isEmpty ? JSONValue.null : try JSONParser.parse(message.payload)
+                return .ok(try NodeQuery(args: args).apply(to: await nodes()).pythonText)
+            }
+            let filter = (try? JSONParser.parse(message.payload))?.arrayValue?.compactMap(\.stringValue)
+            return .ok(await health(filter: filter).pythonText)
+        } catch {
+            return .err(WazuhException.wrapping(error))
+        }
+    }
+
     /// `get_nodes` (LOCAL-DAPI-CONTROL.md §2.9): the master, then workers in connection order.
     func nodes() async -> [JSONValue] {
         var items: [JSONValue] = [Self.nodeInfo(name: ctx.config.nodeName, type: "master", version: NodeContext.version, ip: ctx.config.masterAddress)]

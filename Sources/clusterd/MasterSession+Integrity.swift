@@ -137,7 +137,7 @@ extension MasterSession {
             }
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error sending zip file: \(error)")
-            let e = (error as? WazuhException) ?? (error as? LinkError)?.exception ?? .internal(1000, "\(error)")
+            let e = WazuhException.wrapping(error)
             _ = try? await link.request("syn_m_c_r", Array("\(taskID) ".utf8) + e.payload)
             return
         }

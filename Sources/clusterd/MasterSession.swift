@@ -40,22 +40,22 @@ actor MasterSession {
         case "echo-c":
             if let name { await master.registry.touch(name) }
             return .reply(command: "ok-m ", payload: message.payload)
-        case "get_nodes":
-            do {
-                let args = message.payload.isEmpty ? JSONValue.null : try JSONParser.parse(message.payload)
-                return .ok(try NodeQuery(args: args).apply(to: await master.nodes()).pythonText)
-            } catch let e as WazuhException {
-                return .err(e)
-            } catch {
-                return .err(.internal(1000, "\(error)"))
-            }
-        case "get_health":
-            let filter = (try? JSONParser.parse(message.payload))?.arrayValue?.compactMap(\.stringValue)
-            return .ok(await master.health(filter: filter).pythonText)
-        case "sendsync":
+        case "get_nodes", "get_health":
+            return await master.answerQuery(message)
+        default:
+            // The sync and relay commands exist only for a worker whose hello was accepted; before that
+            // they are unknown, as in 4.8.1.
             guard let name, await master.registry.worker(name)?.helloAccepted == true else {
                 return .errText("unknown command 'b'\(command)''")
             }
+            return await acceptedWorkerCommand(message, worker: name, link: link)
+        }
+    }
+
+    private func acceptedWorkerCommand(_ message: WireMessage, worker name: String, link: PeerLink) async -> Reply {
+        let command = message.name
+        switch command {
+        case "sendsync":
             let (client, json) = splitFirstSpace(message.payload)
             let origin = "\(name) (\(client))"
             Task {
@@ -74,13 +74,10 @@ actor MasterSession {
             }
             return .ok("Added request to SendSync requests queue")
         case "syn_a_w_m_p", "syn_a_w_m":
-            guard let name, await master.registry.worker(name)?.helloAccepted == true else { return .errText("unknown command 'b'\(command)''") }
             return await agentInfoCommand(message, worker: name, link: link)
         case "syn_w_g_e", "syn_wgc_e", "syn_w_g_err", "syn_wgc_err", "syn_w_g_c":
-            guard let name, await master.registry.worker(name)?.helloAccepted == true else { return .errText("unknown command 'b'\(command)''") }
             return await agentGroupsCommand(message, worker: name)
         case "dapi":
-            guard let name, await master.registry.worker(name)?.helloAccepted == true else { return .errText("unknown command 'b'\(command)''") }
             let (client, json) = splitFirstSpace(message.payload)
             let store = master.store
             ctx.log.info(tag: "Master", subtag: "D API", "Receiving request: get_agents_overview from \(name) (\(client))")
@@ -95,9 +92,6 @@ actor MasterSession {
             }
             return .ok("Added request to API requests queue")
         case "syn_i_w_m_p", "syn_i_w_m", "syn_i_w_m_e", "syn_i_w_m_r", "capability":
-            guard let name, await master.registry.worker(name)?.helloAccepted == true else {
-                return .errText("unknown command 'b'\(command)''")
-            }
             return await integrityCommand(message, worker: name, link: link)
         default:
             return .errText("unknown command 'b'\(command)''")

@@ -73,15 +73,15 @@ final class Worker: Sendable {
         let channel = connection.channel
         try await connection.executeThenClose { inbound, outbound in
             let log = ctx.log, tag = self.tag
-            let box = SessionBox()
+            let box = LockedValue<WorkerSession?>(nil)
             let link = PeerLink(outbound: outbound, remote: "master", requestTimeout: ctx.options.timeoutClusterRequest,
                                 home: ctx.home, logger: { level, text in log.log(level, tag: tag, subtag: "Main", text) }) { message, _ in
                 log.debug(tag: tag, subtag: "Main", "Command received: 'b'\(message.name)''")
-                guard let session = box.session else { return .errText("unknown command 'b'\(message.name)''") }
+                guard let session = box.value else { return .errText("unknown command 'b'\(message.name)''") }
                 return await session.handle(message)
             }
             let session = WorkerSession(ctx: ctx, link: link, store: store, clients: clients)
-            box.session = session
+            box.value = session
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
                     await self.session(session, link: link, channel: channel)
@@ -161,12 +161,14 @@ final class Worker: Sendable {
     }
 }
 
-/// Lets the link's request handler reach the session created after the link.
-final class SessionBox: @unchecked Sendable {
+/// A value shared with a closure created before the value is known (a link's request handler and the
+/// session or client name made after the link).
+final class LockedValue<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var value: WorkerSession?
-    var session: WorkerSession? {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

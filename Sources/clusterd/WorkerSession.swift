@@ -76,7 +76,7 @@ actor WorkerSession {
             _ = try await link.request("syn_i_w_m_e", text: "\(taskID) \(relative)")
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error sending zip file: \(error)")
-            let e = (error as? WazuhException) ?? (error as? LinkError)?.exception ?? .internal(1000, "\(error)")
+            let e = WazuhException.wrapping(error)
             _ = try? await link.request("syn_i_w_m_r", Array("\(taskID) ".utf8) + e.payload)
         }
     }

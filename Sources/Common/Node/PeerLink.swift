@@ -82,6 +82,15 @@ public struct RequestTable<Waiter> {
     public var pendingCount: Int { pending.values.filter { $0 != nil }.count }
 }
 
+extension WazuhException {
+    /// Any error as the exception a peer is told about: itself, a link failure's code, or 1000 with its text.
+    public static func wrapping(_ error: any Error) -> WazuhException {
+        if let e = error as? WazuhException { return e }
+        if let e = error as? LinkError { return e.exception }
+        return .internal(1000, "\(error)")
+    }
+}
+
 /// Errors a requester sees besides `err` replies.
 public enum LinkError: Error, Equatable, CustomStringConvertible {
     case timeout(command: String)
@@ -106,7 +115,9 @@ public actor PeerLink {
     public typealias Handler = @Sendable (WireMessage, PeerLink) async -> Reply
     private let outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>
     private var table = RequestTable<CheckedContinuation<Response, any Error>>()
-    private var handler: Handler
+    /// The timeout timer of each pending request.
+    private var timers: [UInt32: Task<Void, Never>] = [:]
+    private let handler: Handler
     private let requestTimeout: Double
     private var closed = false
     /// Long strings received with `new_str`/`str_upd` (PROTOCOL.md §4.1), by string ID.
@@ -139,8 +150,6 @@ public actor PeerLink {
         self.logger = logger
     }
 
-    public func setHandler(_ handler: @escaping Handler) { self.handler = handler }
-
     /// Sends a request and waits up to the request timeout for its response.
     public func request(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> Response {
         if closed { throw LinkError.closed }
@@ -153,8 +162,9 @@ public actor PeerLink {
             Task {
                 do { try await self.outbound.write(message) } catch { self.fail(counter, with: LinkError.closed) }
             }
-            Task {
-                try? await Task.sleep(nanoseconds: UInt64(limit * 1e9))
+            timers[counter] = Task {
+                // Cancelled when the response comes first, so a timer lives only as long as its request.
+                guard (try? await Task.sleep(nanoseconds: UInt64(limit * 1e9))) != nil else { return }
                 self.fail(counter, with: LinkError.timeout(command: command))
             }
         }
@@ -165,6 +175,7 @@ public actor PeerLink {
     }
 
     private func fail(_ counter: UInt32, with error: LinkError) {
+        timers.removeValue(forKey: counter)?.cancel()
         if let waiter = table.timeOut(counter) { waiter.resume(throwing: error) }
     }
 
@@ -178,6 +189,7 @@ public actor PeerLink {
     public func received(_ message: WireMessage) async {
         switch table.classify(message.counter) {
         case .response(let waiter):
+            timers.removeValue(forKey: message.counter)?.cancel()
             let name = message.name
             switch name {
             case "ok": waiter.resume(returning: .ok(message.payload))
@@ -208,6 +220,8 @@ public actor PeerLink {
     public func close() {
         closed = true
         for waiter in table.drain() { waiter.resume(throwing: LinkError.closed) }
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
         strings.removeAll()
         files?.abandonAll()
     }
