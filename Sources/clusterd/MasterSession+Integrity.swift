@@ -95,6 +95,9 @@ extension MasterSession {
     }
 
     /// The `Integrity sync` task: package `missing ∪ shared` within the worker's current limit and send it.
+    /// The package is sent while it is built (never held in memory or written here), so the worker can
+    /// unpack it while the rest is still being compressed; the commands a worker sees are the same as
+    /// for a package built first (`syn_m_c`, the file, `syn_m_c_e`).
     private func integritySync(_ diff: IntegrityDiff, worker: String, link: PeerLink) async {
         let start = Date()
         let subtag = "Integrity sync"
@@ -102,35 +105,24 @@ extension MasterSession {
         ctx.log.info(tag: tag, subtag: subtag, "Files to create in worker: \(diff.missing.count) | Files to update in worker: \(diff.shared.count) | Files to delete in worker: \(diff.extra.count)")
         let zip = await master.registry.worker(worker)?.capabilities.contains("zip") ?? false
         let writer = PackageWriter(format: zip ? .zip : .wazuh, home: ctx.home, limit: zipLimit.current, compressLevel: ctx.options.compressLevel)
-        ctx.log.debug(tag: tag, subtag: subtag, "Compressing files and 'files_metadata.json' of \(diff.missing.count + diff.shared.count) files.")
-        // Written straight to the file that is sent: the package is never held in memory.
-        let packagePath = newPackagePath(home: ctx.home, worker: worker)
-        let build: PackageBuild
-        do {
-            build = try writer.syncPackage(diff, toFile: packagePath)
-        } catch {
-            ctx.log.error(tag: tag, subtag: subtag, "Error sending zip file: \(error)")
-            return
-        }
-        defer { unlink(packagePath) }
-        if build.limitReached {
-            ctx.log.warning(tag: tag, subtag: subtag, "Maximum zip size exceeded. Not all files will be compressed during this sync.")
-        }
-        for skipped in build.skipped where skipped.reason != .limitReached {
-            ctx.log.warning(tag: tag, subtag: subtag, "\(skipped)")
-        }
+        let relative = String(newPackagePath(home: ctx.home, worker: worker).dropFirst(ctx.home.count + 1))
         var taskID = "None"
+        var build: PackageBuild?
         do {
             let reply = try await link.request("syn_m_c")
             guard case .ok(let id) = reply else { throw WazuhException.cluster(3016, reply.text) }
             taskID = String(decoding: id, as: UTF8.self)
+            ctx.log.debug(tag: tag, subtag: subtag, "Compressing files and 'files_metadata.json' of \(diff.missing.count + diff.shared.count) files.")
             ctx.log.debug(tag: tag, subtag: subtag, "Sending zip file.")
             let sendStart = Date()
-            let (sent, cancelled) = try await link.sendFile(packagePath, taskID: taskID)
+            let sending = try await link.sendStream("/" + relative, taskID: taskID) { chunkSize, take in
+                try writer.syncPackage(diff, chunkSize: chunkSize, streamingTo: take)
+            }
+            build = sending.value
             ctx.log.debug(tag: tag, subtag: subtag, "Zip file sent.")
-            let relative = String(packagePath.dropFirst(ctx.home.count + 1))
+            if let build { logSkipped(build, subtag: subtag) }
             _ = try await link.request("syn_m_c_e", text: "\(taskID) \(relative)")
-            switch zipLimit.adjust(cancelled: cancelled, sentBytes: sent, sendSeconds: Date().timeIntervalSince(sendStart)) {
+            switch zipLimit.adjust(cancelled: sending.cancelled, sentBytes: sending.bytes, sendSeconds: Date().timeIntervalSince(sendStart)) {
             case .decreased(let v): ctx.log.debug(tag: tag, subtag: subtag, String(format: "Decreasing sync size limit to %.2f MB.", Double(v) / 1048576))
             case .increased(let v): ctx.log.debug(tag: tag, subtag: subtag, String(format: "Increasing sync size limit to %.2f MB.", Double(v) / 1048576))
             case .unchanged: break
@@ -142,12 +134,22 @@ extension MasterSession {
             return
         }
         let end = Date()
-        let counts = (build.diff?.missing.count ?? 0, build.diff?.shared.count ?? 0, build.diff?.extra.count ?? diff.extra.count)
+        let counts = (build?.diff?.missing.count ?? 0, build?.diff?.shared.count ?? 0, build?.diff?.extra.count ?? diff.extra.count)
         await master.registry.update(worker) {
             $0.status.integritySyncStart = start
             $0.status.integritySyncEnd = end
             ($0.status.filesMissing, $0.status.filesShared, $0.status.filesExtra) = counts
         }
         ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)).")
+    }
+
+    /// §5.5's warnings for files the package left out.
+    private func logSkipped(_ build: PackageBuild, subtag: String) {
+        if build.limitReached {
+            ctx.log.warning(tag: tag, subtag: subtag, "Maximum zip size exceeded. Not all files will be compressed during this sync.")
+        }
+        for skipped in build.skipped where skipped.reason != .limitReached {
+            ctx.log.warning(tag: tag, subtag: subtag, "\(skipped)")
+        }
     }
 }

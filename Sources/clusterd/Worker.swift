@@ -74,13 +74,15 @@ final class Worker: Sendable {
         try await connection.executeThenClose { inbound, outbound in
             let log = ctx.log, tag = self.tag
             let box = LockedValue<WorkerSession?>(nil)
+            let prefetch = PackagePrefetch(home: ctx.home, worker: ctx.config.nodeName, budget: ctx.receiveBudget)
             let link = PeerLink(outbound: outbound, remote: "master", requestTimeout: ctx.options.timeoutClusterRequest,
-                                home: ctx.home, logger: { level, text in log.log(level, tag: tag, subtag: "Main", text) }) { message, _ in
+                                home: ctx.home, logger: { level, text in log.log(level, tag: tag, subtag: "Main", text) },
+                                onIncomingFile: { file in prefetch.fileStarted(file) }) { message, _ in
                 log.debug(tag: tag, subtag: "Main", "Command received: 'b'\(message.name)''")
                 guard let session = box.value else { return .errText("unknown command 'b'\(message.name)''") }
                 return await session.handle(message)
             }
-            let session = WorkerSession(ctx: ctx, link: link, store: store, clients: clients)
+            let session = WorkerSession(ctx: ctx, link: link, store: store, clients: clients, prefetch: prefetch)
             box.value = session
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {

@@ -17,12 +17,15 @@ actor WorkerSession {
 
     let store: AgentStore
     let clients: LocalClients
+    /// The master's package, unpacked while it arrives; the link tells it of each file it starts receiving.
+    nonisolated let prefetch: PackagePrefetch
 
-    init(ctx: NodeContext, link: PeerLink, store: AgentStore, clients: LocalClients) {
+    init(ctx: NodeContext, link: PeerLink, store: AgentStore, clients: LocalClients, prefetch: PackagePrefetch) {
         self.ctx = ctx
         self.link = link
         self.store = store
         self.clients = clients
+        self.prefetch = prefetch
     }
 
     private var tag: String { "Worker \(ctx.config.nodeName)" }
@@ -91,6 +94,7 @@ actor WorkerSession {
         case "syn_m_c":
             ctx.log.info(tag: tag, subtag: "Integrity check", "Finished in \(elapsed(since: checkStart)). Sync required.")
             checkIntegrityFree = false
+            prefetch.arm()
             let id = await receiveTasks.create()
             Task { await self.integritySync(taskID: id) }
             return .ok(id)
@@ -148,6 +152,7 @@ actor WorkerSession {
         switch received {
         case .success(let p): path = p
         case .failure(let e):
+            await prefetch.abandon()
             if e.code == 3039 { _ = try? await link.request("cancel_task", Array((taskID + " ").utf8) + e.payload) }
             ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing files: \(e)")
             _ = try? await link.request("syn_i_w_m_r", Array("None ".utf8) + WazuhException.cluster(1000, e.description).payload)
@@ -157,27 +162,44 @@ actor WorkerSession {
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
         do {
             defer { unlink(path) }
-            // Streamed from the received file: each file goes to its temporary name as it is read, and
-            // nothing becomes visible unless the whole package is sound.
             let (home, budget, log, tag) = (ctx.home, ctx.receiveBudget, ctx.log, tag)
-            let (result, actions): (ApplyResult, Bool)
+            let actions = LockedValue(false)
+            let onMetadata = { @Sendable (diff: IntegrityDiff) in
+                log.info(tag: tag, subtag: subtag, "Files to create: \(diff.missing.count) | Files to update: \(diff.shared.count) | Files to delete: \(diff.extra.count)")
+                actions.value = !diff.isEmpty
+                if !diff.isEmpty {
+                    log.debug(tag: tag, subtag: subtag, "Worker does not meet integrity checks. Actions required.")
+                    log.debug(tag: tag, subtag: subtag, "Updating local files: Start.")
+                }
+            }
+            let applier = PackageApplier(home: home)
+            var staged: StagedPackage?
+            switch await prefetch.take(path) {
+            case .success(let early)?:
+                staged = early
+            case .failure(let e)?:
+                // Whatever went wrong reading it early is found again (or not) reading the file.
+                log.debug(tag: tag, subtag: subtag, "The package could not be unpacked while it arrived (\(e)); reading it from its file.")
+            case nil:
+                break
+            }
+            let commitStart = Date()
+            log.debug(tag: tag, subtag: subtag, staged == nil ? "Unpacking the package from its file." : "Package unpacked while it arrived (its last files in \(elapsed(since: start)) after it ended).")
+            let result: ApplyResult
             do {
-                (result, actions) = try await Task.detached {
-                    var actions = false
-                    let result = try PackageApplier(home: home).apply(packageFile: path, budget: budget, removingPackage: true) { diff in
-                        log.info(tag: tag, subtag: subtag, "Files to create: \(diff.missing.count) | Files to update: \(diff.shared.count) | Files to delete: \(diff.extra.count)")
-                        actions = !diff.isEmpty
-                        if actions {
-                            log.debug(tag: tag, subtag: subtag, "Worker does not meet integrity checks. Actions required.")
-                            log.debug(tag: tag, subtag: subtag, "Updating local files: Start.")
-                        }
-                    }
-                    return (result, actions)
-                }.value
+                result = try await onOwnThread("clusterd.apply") { [staged] () throws -> ApplyResult in
+                    if let staged { return try applier.commit(staged, removingPackage: path, onMetadata: onMetadata) }
+                    // Streamed from the received file: each file goes to its temporary name as it is read,
+                    // and nothing becomes visible unless the whole package is sound.
+                    return try applier.apply(packageFile: path, budget: budget, removingPackage: true, onMetadata: onMetadata)
+                }
             } catch PackageError.notSyncGroups {
                 throw WazuhException.cluster(3001, "the master sent a package without missing/shared/extra groups")
             }
-            if actions { ctx.log.debug(tag: tag, subtag: subtag, "Updating local files: End.") }
+            if actions.value {
+                ctx.log.debug(tag: tag, subtag: subtag, "Updating local files: End.")
+                ctx.log.debug(tag: tag, subtag: subtag, "Files written and made visible in \(elapsed(since: commitStart)).")
+            }
             if (result.created + result.updated).contains("etc/client.keys") { loadClientKeys() }
             if result.hasErrors {
                 ctx.log.error(tag: tag, subtag: subtag, "Found errors: \(result.errorsOverwriting.count) overwriting, \(result.errorsCreating.count) creating and \(result.errorsRemoving.count) removing")
@@ -192,7 +214,10 @@ actor WorkerSession {
         }
     }
 
-    func closed() async { await receiveTasks.cancelAll() }
+    func closed() async {
+        await receiveTasks.cancelAll()
+        await prefetch.abandon()
+    }
 
     /// After a sync that changed `client.keys`, the store follows it (as a Wazuh manager's database module
     /// does on workers): agents with a key are inserted, agents without one deleted.

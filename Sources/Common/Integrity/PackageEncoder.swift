@@ -85,9 +85,11 @@ struct WazuhContainerEncoder: PackageEncoder {
 }
 
 /// Zip entries go through libarchive, which compresses as it writes (it cannot take entries deflated
-/// elsewhere), so for zip the parallel phase only reads the files. What an entry may add is bounded before
-/// it is written: zlib's worst case for the data plus the headers libarchive writes (local header, data
-/// descriptor, central record and their extra fields), so the §5.5 limit is never crossed.
+/// elsewhere), so for zip the parallel phase reads the files and decides how each is stored: deflated, or
+/// stored as is when its bytes look incompressible (already compressed or random data, which deflate
+/// would only copy, slowly). What an entry may add is bounded before it is written: zlib's worst case for
+/// the data plus the headers libarchive writes (local header, data descriptor, central record and their
+/// extra fields), so the §5.5 limit is never crossed.
 struct ZipEntryCompressor: EntryCompressor {
     struct Entry: Sendable {
         var path: String
@@ -95,6 +97,8 @@ struct ZipEntryCompressor: EntryCompressor {
         var permissions: Int
         var modTime: Int
         var bound: Int
+        /// Written without compression.
+        var stored: Bool
     }
 
     static let headerAllowance = 256
@@ -102,7 +106,41 @@ struct ZipEntryCompressor: EntryCompressor {
     func compress(path: String, content: UnsafeRawBufferPointer, permissions: Int,
                   modTime: Int) throws(PackageError) -> Entry? {
         Entry(path: path, content: Array(content), permissions: permissions, modTime: modTime,
-              bound: Zlib.bound(content.count) + 2 * path.utf8.count + Self.headerAllowance)
+              bound: Zlib.bound(content.count) + 2 * path.utf8.count + Self.headerAllowance,
+              stored: ByteEntropy.looksIncompressible(content))
+    }
+}
+
+/// A cheap test of whether deflate can shrink some bytes, from the entropy of their byte frequencies:
+/// text, XML and CDB tables sit far below 8 bits a byte, while compressed or random data sits just under
+/// it. It misses one kind of redundancy, a high-entropy block repeated within deflate's 32 KiB window;
+/// such a file is then stored whole, which is correct, only larger.
+enum ByteEntropy {
+    /// Below this size deflating costs next to nothing, and a few thousand bytes are too few for the
+    /// estimate (it reads low by about 0.05 bit at 4 KiB).
+    static let minimumSize = 2048
+    /// Bits per byte from which bytes count as incompressible.
+    static let incompressibleBits = 7.9
+
+    static func looksIncompressible(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= minimumSize else { return false }
+        return bitsPerByte(bytes) >= incompressibleBits
+    }
+
+    /// Shannon entropy of the byte frequencies, 0 to 8.
+    static func bitsPerByte(_ bytes: UnsafeRawBufferPointer) -> Double {
+        guard !bytes.isEmpty else { return 0 }
+        var counts = [Int](repeating: 0, count: 256)
+        counts.withUnsafeMutableBufferPointer { c in
+            for b in bytes { c[Int(b)] += 1 }
+        }
+        let total = Double(bytes.count)
+        var bits = 0.0
+        for n in counts where n > 0 {
+            let p = Double(n) / total
+            bits -= p * log2(p)
+        }
+        return bits
     }
 }
 
@@ -121,7 +159,8 @@ struct ZipEncoder: PackageEncoder {
     mutating func append(_ entry: ZipEntryCompressor.Entry) throws(PackageError) {
         try entry.content.withUnsafeBytes { raw in
             Result { () throws(PackageError) in
-                try writer.add(path: entry.path, content: raw, permissions: entry.permissions, modTime: entry.modTime)
+                try writer.add(path: entry.path, content: raw, permissions: entry.permissions, modTime: entry.modTime,
+                               compressed: !entry.stored)
             }
         }.get()
     }

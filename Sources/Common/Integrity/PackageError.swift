@@ -33,6 +33,10 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
     case io(SystemCallError)
     /// libarchive failed while writing.
     case archive(String)
+    /// The package was read while it was being received, and the transfer failed or was given up.
+    case transferFailed(String)
+    /// The consumer of a package being written stopped taking it (the receiver cancelled the task).
+    case cancelled
 
     public var description: String {
         switch self {
@@ -54,6 +58,8 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsafeTarget(let what): return "refusing to extract: \(what)"
         case .io(let e): return e.description
         case .archive(let m): return "zip writer failed: \(m)"
+        case .transferFailed(let why): return "package transfer failed: \(why)"
+        case .cancelled: return "package writing stopped: its receiver no longer takes it"
         }
     }
 

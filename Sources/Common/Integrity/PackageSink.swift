@@ -4,12 +4,16 @@ import Glibc
 import Darwin
 #endif
 
-/// Where a package's bytes go: an array (the in-memory API) or a file. For a file only a small buffer
-/// is held, so thousands of small entries cost a few hundred `write` calls and no whole-package copy.
+/// Where a package's bytes go: an array (the in-memory API), a file, or a consumer taking it in chunks
+/// as it is written (a package sent while it is built). For a file only a small buffer is held, so
+/// thousands of small entries cost a few hundred `write` calls and no whole-package copy.
 struct PackageSink {
     /// The file being written, or nil for the in-memory package.
     private var file: (fd: Int32, path: String)?
     private let inMemory: Bool
+    /// The consumer of a streamed package, and the size of each chunk it is given (the last one may be
+    /// shorter).
+    private var consumer: (chunkSize: Int, take: ([UInt8]) throws(PackageError) -> Void)?
     /// The whole package (memory) or the bytes not yet written (file).
     private(set) var buffer: [UInt8] = []
     /// Bytes emitted so far, flushed or not: the offset of the next byte in the package.
@@ -25,13 +29,30 @@ struct PackageSink {
         return PackageSink(file: (fd, path))
     }
 
-    private init(file: (fd: Int32, path: String)?) {
+    /// Hands the package to `take` in chunks of exactly `chunkSize` bytes, the last one shorter.
+    static func stream(chunkSize: Int, _ take: @escaping ([UInt8]) throws(PackageError) -> Void) -> PackageSink {
+        var sink = PackageSink(file: nil, inMemory: false)
+        sink.consumer = (max(1, chunkSize), take)
+        return sink
+    }
+
+    private init(file: (fd: Int32, path: String)?, inMemory: Bool? = nil) {
         self.file = file
-        inMemory = file == nil
+        self.inMemory = inMemory ?? (file == nil)
     }
 
     mutating func write(_ bytes: [UInt8]) throws(PackageError) {
         written += bytes.count
+        if let (chunkSize, take) = consumer {
+            buffer += bytes
+            var start = 0
+            while buffer.count - start >= chunkSize {
+                try take(Array(buffer[start..<start + chunkSize]))
+                start += chunkSize
+            }
+            buffer.removeFirst(start)
+            return
+        }
         // A large entry goes straight to the file rather than through a copy in the buffer.
         if !inMemory && bytes.count >= Self.flushSize {
             try flush()
@@ -44,6 +65,12 @@ struct PackageSink {
 
     /// Writes what is buffered and closes the file; returns the whole package when in memory.
     mutating func finish() throws(PackageError) -> [UInt8] {
+        if let (_, take) = consumer {
+            if !buffer.isEmpty { try take(buffer) }
+            buffer = []
+            consumer = nil
+            return []
+        }
         guard let (fd, _) = file else { return inMemory ? buffer : [] }
         try flush()
         close(fd)
@@ -53,6 +80,8 @@ struct PackageSink {
 
     /// Closes and removes a file left incomplete by an error.
     mutating func discard() {
+        consumer = nil
+        buffer = []
         guard let (fd, path) = file else { return }
         close(fd)
         unlink(path)

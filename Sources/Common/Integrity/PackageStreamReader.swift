@@ -48,6 +48,16 @@ public struct PackageStreamReader: Sendable {
                         zip: .descriptor(fd), body)
     }
 
+    /// The same for a package still being received: bytes are read as they arrive, and the read ends (or
+    /// fails) with the transfer. A zip is read by its local headers, since the central directory comes
+    /// last; it must still end with one, so a package cut short is refused as it would be from a file.
+    public func read(incoming file: IncomingFile,
+                     _ body: (PackageFile) throws(PackageError) -> Void) throws(PackageError) -> StreamedPackage {
+        let source = try IncomingFileSource(file)
+        defer { source.close() }
+        return try read(format: PackageFormat.detect(try source.head(4)), container: source, zip: .stream(source), body)
+    }
+
     /// The same for a package held in memory.
     public func read(bytes: [UInt8],
                      _ body: (PackageFile) throws(PackageError) -> Void) throws(PackageError) -> StreamedPackage {

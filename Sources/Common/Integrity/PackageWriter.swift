@@ -97,6 +97,14 @@ public struct PackageWriter: Sendable {
         try build(into: .file(path), diff: diff, metadata: nil)
     }
 
+    /// `syncPackage` handed to `take` while it is written, in chunks of `chunkSize` bytes (the last one
+    /// shorter), so that sending it overlaps building it. An error thrown by `take` stops the writing and
+    /// is rethrown.
+    public func syncPackage(_ diff: IntegrityDiff, chunkSize: Int,
+                            streamingTo take: @escaping ([UInt8]) throws(PackageError) -> Void) throws(PackageError) -> PackageBuild {
+        try build(into: .stream(chunkSize: chunkSize, take), diff: diff, metadata: nil)
+    }
+
     private func build(into sink: PackageSink, diff: IntegrityDiff?,
                        metadata: IntegrityMetadata?) throws(PackageError) -> PackageBuild {
         switch format {

@@ -13,6 +13,8 @@ public final class ZipArchiveWriter {
     private let archive: OpaquePointer
     private let sink: ByteSink
     private var finished = false
+    /// The method libarchive applies to the next entry: it is switched only when an entry asks otherwise.
+    private var deflating = true
 
     /// Bytes emitted so far. Output is unblocked, so after `add` returns this includes that entry's
     /// local header, data and descriptor (the central directory comes at `finish`).
@@ -60,9 +62,16 @@ public final class ZipArchiveWriter {
 
     deinit { archive_write_free(archive) }
 
-    /// Adds one entry; `content` is the file data (ignored for directories and links).
+    /// Adds one entry; `content` is the file data (ignored for directories and links), deflated unless
+    /// `compressed` is false (then stored as is).
     public func add(path: String, content: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-                    kind: EntryKind = .file, permissions: Int = 0o640, modTime: Int = 0) throws(PackageError) {
+                    kind: EntryKind = .file, permissions: Int = 0o640, modTime: Int = 0,
+                    compressed: Bool = true) throws(PackageError) {
+        if compressed != deflating {
+            let rc = compressed ? archive_write_zip_set_compression_deflate(archive) : archive_write_zip_set_compression_store(archive)
+            guard rc == ARCHIVE_OK else { throw failure("compression method for '\(path)'") }
+            deflating = compressed
+        }
         guard let entry = archive_entry_new() else { throw .archive("archive_entry_new failed") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, path)

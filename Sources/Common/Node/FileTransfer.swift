@@ -6,7 +6,7 @@ import Foundation
 /// written (4.14.3 hardening), and the SHA-256 of the bytes received is checked at the end.
 struct FileReceiver {
     let home: String
-    private var open: [String: (handle: FileHandle, hash: SHA256, path: String)] = [:]
+    private var open: [String: (handle: FileHandle, hash: SHA256, progress: IncomingFile)] = [:]
 
     init(home: String) { self.home = home }
 
@@ -32,29 +32,46 @@ struct FileReceiver {
         return full
     }
 
-    mutating func start(_ relpath: String) throws(Failure) {
+    /// Creates (or truncates) the target; returns the file's progress, which a reader may follow.
+    mutating func start(_ relpath: String) throws(Failure) -> IncomingFile {
         let path = try target(relpath)
-        if let existing = open.removeValue(forKey: relpath) { try? existing.handle.close() }
+        if let existing = open.removeValue(forKey: relpath) {
+            try? existing.handle.close()
+            existing.progress.fail("the sender started \(relpath) again")
+        }
         guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640]),
               let handle = FileHandle(forWritingAtPath: path) else { throw .io("cannot create \(path)") }
-        open[relpath] = (handle, SHA256(), path)
+        let progress = IncomingFile(path: path)
+        open[relpath] = (handle, SHA256(), progress)
+        return progress
     }
 
     mutating func update(_ relpath: String, _ bytes: ArraySlice<UInt8>) throws(Failure) {
         guard var entry = open[relpath] else { throw .unknownFile(relpath) }
-        do { try entry.handle.write(contentsOf: bytes) } catch { throw .io("\(error)") }
+        do { try entry.handle.write(contentsOf: bytes) } catch {
+            entry.progress.fail("writing \(entry.progress.path): \(error)")
+            throw .io("\(error)")
+        }
         entry.hash.update(data: bytes)
         open[relpath] = entry
+        entry.progress.advance(by: bytes.count)
     }
 
     mutating func finish(_ relpath: String, digest: ArraySlice<UInt8>) throws(Failure) {
         guard let entry = open.removeValue(forKey: relpath) else { throw .unknownFile(relpath) }
         try? entry.handle.close()
-        guard Array(entry.hash.finalize()) == Array(digest) else { throw .checksumMismatch }
+        guard Array(entry.hash.finalize()) == Array(digest) else {
+            entry.progress.fail("\(relpath): checksums aren't equal")
+            throw .checksumMismatch
+        }
+        entry.progress.complete()
     }
 
     mutating func abandonAll() {
-        for (_, e) in open { try? e.handle.close() }
+        for (_, e) in open {
+            try? e.handle.close()
+            e.progress.fail("connection closed before the end of \(e.progress.path)")
+        }
         open.removeAll()
     }
 }

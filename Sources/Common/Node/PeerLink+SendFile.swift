@@ -61,3 +61,100 @@ extension PeerLink {
 private func closeDescriptor(_ fd: Int32) {
     close(fd)
 }
+
+extension PeerLink {
+    /// Sends a file that is being produced while it is sent (a package built as it goes out), with
+    /// `new_file` / `file_upd` / `file_end` under the name `relpath` (relative to the home, leading `/`).
+    /// `produce` runs on a thread of its own and hands over its bytes through `take` in chunks of the
+    /// size it is given; it is at most a few chunks ahead of the sending. When the peer cancels `taskID`,
+    /// sending stops and `produce` is stopped too (its `take` throws `PackageError.cancelled`): the value
+    /// is nil then. `file_end` is sent in every case, with the checksum of what was sent, so the receiver
+    /// closes the file; an error of `produce` is thrown after it.
+    public func sendStream<T: Sendable>(
+        _ relpath: String, taskID: String? = nil, chunkSize: Int = PeerLink.fileChunk,
+        produce: @escaping @Sendable (_ chunkSize: Int, _ take: @escaping ([UInt8]) throws(PackageError) -> Void) throws -> T
+    ) async throws -> (bytes: Int, cancelled: Bool, value: T?) {
+        let name = Array(relpath.utf8)
+        _ = try await request("new_file", name)
+        let dataSize = max(1, min(chunkSize, WireLimits.requestChunk - name.count - 1))
+        let pipe = ChunkPipe(depth: 4)
+        let producer = Task {
+            try await onOwnThread("clusterd.send") { () throws -> T in
+                defer { pipe.close() }
+                return try produce(dataSize, pipe.put)
+            }
+        }
+        var hash = SHA256()
+        var sent = 0
+        var cancelled = false
+        var sendError: (any Error)?
+        do {
+            for await chunk in pipe.chunks {
+                pipe.taken()
+                _ = try await request("file_upd", name + [0x20] + chunk)
+                hash.update(data: chunk)
+                sent += chunk.count
+                if let taskID, wasInterrupted(taskID) { cancelled = true; break }
+            }
+        } catch {
+            sendError = error
+        }
+        pipe.stop()
+        let outcome = await producer.result
+        if let sendError { throw sendError }
+        _ = try await request("file_end", name + [0x20] + Array(hash.finalize()))
+        switch outcome {
+        case .success(let value): return (sent, cancelled, value)
+        case .failure(PackageError.cancelled) where cancelled: return (sent, true, nil)
+        case .failure(let error): throw error
+        }
+    }
+}
+
+/// Runs `body` on a thread of its own, for work that blocks (waiting for a transfer, long file system
+/// work) and so must not hold one of the few threads of Swift's cooperative pool.
+public func onOwnThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.name = name
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+}
+
+/// Chunks made on one thread and sent by an async task, the maker at most `depth` chunks ahead.
+final class ChunkPipe: @unchecked Sendable {
+    let chunks: AsyncStream<[UInt8]>
+    private let continuation: AsyncStream<[UInt8]>.Continuation
+    private let slots: DispatchSemaphore
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var stopped = false
+
+    init(depth: Int) {
+        (chunks, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        slots = DispatchSemaphore(value: depth)
+    }
+
+    /// Maker: waits while `depth` chunks are queued; throws `.cancelled` once the sender stopped.
+    func put(_ chunk: [UInt8]) throws(PackageError) {
+        slots.wait()
+        if lock.withLock({ stopped }) {
+            slots.signal()  // wakes the next `put`, if any, to fail the same way
+            throw .cancelled
+        }
+        continuation.yield(chunk)
+    }
+
+    /// Maker: no more chunks.
+    func close() { continuation.finish() }
+
+    /// Sender: a chunk was taken off the queue.
+    func taken() { slots.signal() }
+
+    /// Sender: no more chunks are wanted; a waiting maker wakes and fails.
+    func stop() {
+        lock.withLock { stopped = true }
+        slots.signal()
+    }
+}

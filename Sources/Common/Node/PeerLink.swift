@@ -129,6 +129,8 @@ public actor PeerLink {
     /// Node home; files sent and received live under it.
     let home: String?
     private let logger: @Sendable (LogLevel, String) -> Void
+    /// Told of each file the peer starts sending, before any of its bytes arrive.
+    private let onIncomingFile: (@Sendable (IncomingFile) -> Void)?
     public let remote: String
 
     struct LongString {
@@ -137,10 +139,13 @@ public actor PeerLink {
     }
 
     /// `home`: the node home for file transfers (nil refuses them). `logger` receives the link's own
-    /// log lines (cancelled tasks), tagged by the caller.
+    /// log lines (cancelled tasks), tagged by the caller. `onIncomingFile` is called, in message order, when
+    /// a file transfer starts, so that a consumer can follow the file while it grows.
     public init(outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>, remote: String, requestTimeout: Double,
                 home: String? = nil, logger: @escaping @Sendable (LogLevel, String) -> Void = { _, _ in },
+                onIncomingFile: (@Sendable (IncomingFile) -> Void)? = nil,
                 handler: @escaping Handler) {
+        self.onIncomingFile = onIncomingFile
         self.outbound = outbound
         self.remote = remote
         self.requestTimeout = requestTimeout
@@ -294,7 +299,8 @@ public actor PeerLink {
         do {
             switch message.name {
             case "new_file":
-                try files!.start(relpath)
+                let progress = try files!.start(relpath)
+                onIncomingFile?(progress)
                 return .reply(command: "ok ", payload: Array("Ready to receive new file".utf8))
             case "file_upd":
                 try files!.update(relpath, rest)
