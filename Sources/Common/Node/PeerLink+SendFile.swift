@@ -104,9 +104,13 @@ extension PeerLink {
         if let sendError { throw sendError }
         _ = try await request("file_end", name + [0x20] + Array(hash.finalize()))
         switch outcome {
-        case .success(let value): return (sent, cancelled, value)
-        case .failure(PackageError.cancelled) where cancelled: return (sent, true, nil)
-        case .failure(let error): throw error
+        case .success(let value):
+            return (sent, cancelled, value)
+        case .failure(let error):
+            if cancelled, let stop = error as? PackageError, stop == .cancelled {
+                return (sent, true, nil)
+            }
+            throw error
         }
     }
 }
@@ -122,27 +126,31 @@ public func onOwnThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable
     }
 }
 
-/// Chunks made on one thread and sent by an async task, the maker at most `depth` chunks ahead.
+/// Chunks made on one thread and sent by an async task, the maker at most `depth` chunks ahead. (A
+/// condition and a count rather than a semaphore: libdispatch traps when a semaphore is released below
+/// its initial value, which is exactly the state a stopped transfer leaves.)
 final class ChunkPipe: @unchecked Sendable {
     let chunks: AsyncStream<[UInt8]>
     private let continuation: AsyncStream<[UInt8]>.Continuation
-    private let slots: DispatchSemaphore
-    private let lock = NSLock()
-    /// Guarded by `lock`.
+    private let depth: Int
+    private let condition = NSCondition()
+    /// Guarded by `condition`: chunks handed over and not yet taken, and whether the sender stopped.
+    private var queued = 0
     private var stopped = false
 
     init(depth: Int) {
         (chunks, continuation) = AsyncStream.makeStream(of: [UInt8].self)
-        slots = DispatchSemaphore(value: depth)
+        self.depth = max(1, depth)
     }
 
     /// Maker: waits while `depth` chunks are queued; throws `.cancelled` once the sender stopped.
     func put(_ chunk: [UInt8]) throws(PackageError) {
-        slots.wait()
-        if lock.withLock({ stopped }) {
-            slots.signal()  // wakes the next `put`, if any, to fail the same way
-            throw .cancelled
-        }
+        condition.lock()
+        while queued >= depth && !stopped { condition.wait() }
+        let stop = stopped
+        if !stop { queued += 1 }
+        condition.unlock()
+        if stop { throw .cancelled }
         continuation.yield(chunk)
     }
 
@@ -150,11 +158,14 @@ final class ChunkPipe: @unchecked Sendable {
     func close() { continuation.finish() }
 
     /// Sender: a chunk was taken off the queue.
-    func taken() { slots.signal() }
+    func taken() {
+        condition.withLock { queued -= 1 }
+        condition.signal()
+    }
 
     /// Sender: no more chunks are wanted; a waiting maker wakes and fails.
     func stop() {
-        lock.withLock { stopped = true }
-        slots.signal()
+        condition.withLock { stopped = true }
+        condition.broadcast()
     }
 }
