@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import CMalloc
-#endif
 
 /// What an apply does before anything is visible: the directories it makes and the temporary files it
 /// writes beside their targets. It remembers both so that a package found hostile or broken halfway can
@@ -62,11 +59,6 @@ final class StagingArea {
                 Result { () throws(SystemCallError) in try FileIO.writeAll(fd: fd, raw, path: temp) }
             }.get()
             guard fchmod(fd, mode_t(permissions)) == 0 else { throw SystemCallError("fchmod", path: temp, errno: errno) }
-            #if canImport(Glibc)
-            // Starts writing the data out now, without waiting: the one flush before the renames then
-            // finds most of it already on disk instead of all of it at once.
-            _ = sync_file_range(fd, 0, 0, UInt32(CLUSTERD_SYNC_FILE_RANGE_WRITE))
-            #endif
         } catch {
             unlink(temp)
             return "\(error)"

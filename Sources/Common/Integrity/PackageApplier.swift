@@ -42,7 +42,7 @@ public struct PackageApplier: Sendable {
     }
 
     /// A file written to its temporary name, waiting for its rename.
-    struct StagedWrite {
+    struct StagedWrite: Sendable {
         let path: String
         let isMissing: Bool
         var failure: String?
@@ -96,18 +96,49 @@ public struct PackageApplier: Sendable {
 
     /// Flushes the file system once (instead of an fsync per file), then renames every temporary file
     /// over its target: a reader sees the old file or the complete new one, never a partial one.
+    /// Renames in one directory serialise on its lock, so a large package is renamed a directory at a
+    /// time on all cores; the result lists the files in package order either way.
     func commit(_ writes: [StagedWrite], into result: inout ApplyResult) {
         let dirFD = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 { syncfs(dirFD); close(dirFD) }
-        for write in writes {
+        let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: writes.count)
+        failures.initialize(repeating: nil)
+        defer {
+            failures.deinitialize()
+            failures.deallocate()
+        }
+        // Each rename writes only its own slot.
+        nonisolated(unsafe) let slots = failures
+        let home = self.home
+        let renameOne: @Sendable (StagedWrite, Int) -> Void = { write, i in
             let full = home + "/" + write.path
             let temp = StagingArea.temporaryPath(for: full)
             var failure = write.failure
             if failure == nil && rename(temp, full) != 0 {
                 failure = "\(SystemCallError("rename", path: full, errno: errno))"
             }
-            if let failure {
-                unlink(temp)
+            if failure != nil { unlink(temp) }
+            slots[i] = failure
+        }
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        if writes.count >= Self.parallelRenames && threads > 1 {
+            var byDirectory: [Substring: [Int]] = [:]
+            for (i, write) in writes.enumerated() {
+                let slash = write.path.lastIndex(of: "/") ?? write.path.startIndex
+                byDirectory[write.path[..<slash], default: []].append(i)
+            }
+            let buckets = Array(byDirectory.values)
+            let all = writes
+            DispatchQueue.concurrentPerform(iterations: min(threads, buckets.count)) { lane in
+                for bucket in stride(from: lane, to: buckets.count, by: threads) {
+                    for i in buckets[bucket] { renameOne(all[i], i) }
+                }
+            }
+        } else {
+            for (i, write) in writes.enumerated() { renameOne(write, i) }
+        }
+        for (i, write) in writes.enumerated() {
+            if let failure = failures[i] {
                 result.recordFailure(write.path, isMissing: write.isMissing, failure)
             } else if write.isMissing {
                 result.created.append(write.path)
@@ -116,6 +147,9 @@ public struct PackageApplier: Sendable {
             }
         }
     }
+
+    /// From this many files a commit renames on all cores.
+    static let parallelRenames = 256
 
     /// Deletes the extra files, then the directories they leave empty where their item says so.
     func removeExtra(_ extra: IntegrityMetadata, into result: inout ApplyResult) {
