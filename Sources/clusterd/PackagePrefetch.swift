@@ -62,8 +62,11 @@ final class PackagePrefetch: @unchecked Sendable {
             return current
         }
         guard let staging else { return nil }
-        if Self.standard(staging.file.path) == Self.standard(path) { return await staging.task.value }
-        staging.file.cancel("the master named another package")
+        // Named before its transfer ended, the file is not the whole package: waiting for the rest could
+        // last as long as the connection, so the staging is given up and the file read as it is.
+        let ended = staging.file.state.end != nil
+        if ended && Self.standard(staging.file.path) == Self.standard(path) { return await staging.task.value }
+        staging.file.cancel(ended ? "the master named another package" : "the master named the package before sending all of it")
         if case .success(let staged) = await staging.task.value { applier.discard(staged) }
         return nil
     }
