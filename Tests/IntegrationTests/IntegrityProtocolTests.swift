@@ -21,44 +21,31 @@ import Testing
 
     /// Plays a master that pushes `package` to a real worker; returns the worker's node after the attempt.
     static func push(_ package: [UInt8], label: String, check: (String, Node) -> Void) throws {
-        let listener = try RawListener()
-        let base = Harness.tempDir(label)
-        defer { try? FileManager.default.removeItem(atPath: base) }
-        let home = try Harness.makeHome(.init(name: "worker1", port: listener.port), in: base)
-        try "keep\n".write(toFile: home + "/etc/rules/local.xml", atomically: true, encoding: .utf8)
-        let worker = try Node(home: home)
-        defer { worker.stop() }
-        let conn = try #require(try listener.accept(key: Harness.key))
-        let hello = try #require(try conn.receive())
-        #expect(hello.name == "hello")
-        try conn.reply(to: hello, "ok", Array("Client worker1 added".utf8))
         // The worker's requests are answered as a master that never grants a check would; its refusal
         // report (syn_i_w_m_r) may arrive while the test waits for any reply, so it is noted here.
         final class Seen: @unchecked Sendable { var report: WireMessage? }
         let seen = Seen()
-        let answer: (WireMessage) throws -> Void = { m in
-            switch m.name {
-            case "syn_i_w_m_p": try conn.reply(to: m, "ok", Array("False".utf8))
-            case "syn_i_w_m_r":
-                seen.report = m
-                try conn.reply(to: m, "ok", Array("Error received".utf8))
-            default: try conn.reply(to: m, "ok", Array("Thanks".utf8))
+        let answering = { (conn: RawClient) -> (WireMessage) throws -> Void in
+            { m in
+                switch m.name {
+                case "syn_i_w_m_p": try conn.reply(to: m, "ok", Array("False".utf8))
+                case "syn_i_w_m_r":
+                    seen.report = m
+                    try conn.reply(to: m, "ok", Array("Error received".utf8))
+                default: try conn.reply(to: m, "ok", Array("Thanks".utf8))
+                }
             }
         }
-        let created = try #require(try conn.request("syn_m_c", payload: [], answering: answer))
-        #expect(created.name == "ok")
-        let taskID = String(decoding: created.payload, as: UTF8.self)
-        let rel = "/queue/cluster/worker1/worker1-1.0-evil.zip"
-        #expect(try conn.request("new_file", payload: Array(rel.utf8), answering: answer)?.name == "ok")
-        #expect(try conn.request("file_upd", payload: Array(rel.utf8) + [0x20] + package, answering: answer)?.name == "ok")
-        let end = try conn.request("file_end", payload: Array(rel.utf8) + [0x20] + Array(SHA256.hash(data: package)), answering: answer)
-        #expect(end.map { String(decoding: $0.payload, as: UTF8.self) } == "File received correctly")
-        #expect(try conn.request("syn_m_c_e", payload: Array("\(taskID) \(rel.dropFirst())".utf8), answering: answer)?.name == "ok")
-        // The worker reports the refusal with syn_i_w_m_r.
-        conn.setTimeout(5)
-        while seen.report == nil, let m = try conn.receive() { try answer(m) }
-        #expect(seen.report != nil, "worker log:\n\(worker.log)")
-        check(home, worker)
+        try IntegrityStreamingTests.session(label, answering: answering) { s in
+            let rel = "/queue/cluster/worker1/worker1-1.0-evil.zip"
+            try s.send(rel, package)
+            try s.end(rel)
+            // The worker reports the refusal with syn_i_w_m_r.
+            s.conn.setTimeout(5)
+            while seen.report == nil, let m = try s.conn.receive() { try s.answer(m) }
+            #expect(seen.report != nil, "worker log:\n\(s.worker.log)")
+            check(s.home, s.worker)
+        }
     }
 
     @Test(arguments: [

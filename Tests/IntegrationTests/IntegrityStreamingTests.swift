@@ -55,7 +55,11 @@ import Testing
         }
     }
 
-    static func session(_ label: String, _ body: (Session) throws -> Void) throws {
+    /// Plays the master of a real worker (home with one rule of its own, `etc/rules/local.xml`): accepts
+    /// its `hello`, then sends `syn_m_c`. `answering` makes the reply to the worker's own requests but its
+    /// keep-alives (by default: no permission for checks, thanks for the rest).
+    static func session(_ label: String, answering: ((RawClient) -> (WireMessage) throws -> Void)? = nil,
+                        _ body: (Session) throws -> Void) throws {
         let listener = try RawListener()
         let base = Harness.tempDir(label)
         defer { try? FileManager.default.removeItem(atPath: base) }
@@ -65,9 +69,15 @@ import Testing
         defer { worker.stop() }
         let conn = try #require(try listener.accept(key: Harness.key))
         let hello = try #require(try conn.receive())
+        #expect(hello.name == "hello")
         try conn.reply(to: hello, "ok", Array("Client worker1 added".utf8))
-        let answer: (WireMessage) throws -> Void = { m in
+        let reply = answering?(conn) ?? { m in
             try conn.reply(to: m, "ok", Array((m.name == "syn_i_w_m_p" ? "False" : "Thanks").utf8))
+        }
+        // Keep-alives are answered as a master does, so that the worker stays connected however long
+        // the test takes.
+        let answer: (WireMessage) throws -> Void = { m in
+            if m.name == "echo-c" { try conn.reply(to: m, "ok-m", m.payload) } else { try reply(m) }
         }
         let created = try #require(try conn.request("syn_m_c", payload: [], answering: answer))
         #expect(created.name == "ok")
