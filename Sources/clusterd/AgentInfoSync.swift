@@ -46,11 +46,11 @@ extension WorkerSession {
         let envelope: JSONValue = ["set_data_command": "global sync-agent-info-set", "payload": [:], "chunks": .array(chunks)]
         do {
             ctx.log.debug(tag: tag, subtag: subtag, "Sending chunks.")
-            let text = envelope.pythonText
+            let bytes = PythonJSONEncoder().encodeBytes(envelope)  // json.dumps text, without a String copy
             let encoded = Date()
-            let id = try await link.sendString(Array(text.utf8))
+            let id = try await link.sendString(bytes)
             _ = try await link.request("syn_a_w_m", text: id)
-            ctx.log.debug(tag: tag, subtag: subtag, "Sent \(text.utf8.count) bytes (encoded in \(String(format: "%.3fs", encoded.timeIntervalSince(start))), sent in \(elapsed(since: encoded))).")
+            ctx.log.debug(tag: tag, subtag: subtag, "Sent \(bytes.count) bytes (encoded in \(String(format: "%.3fs", encoded.timeIntervalSince(start))), sent in \(elapsed(since: encoded))).")
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing agent info: \(error)")
         }
