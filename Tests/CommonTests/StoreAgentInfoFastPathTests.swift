@@ -81,19 +81,6 @@ import Testing
         #expect(try store.intsForTest("SELECT id FROM agent WHERE sync_status = 'syncreq'") == [1])
     }
 
-    /// Applies `chunk` through the fast path alone; nil when it gave up (and rolled back).
-    private func applyFast(_ store: AgentStore, _ chunk: String) throws -> (updated: Int, foreignKeyErrors: Int)? {
-        var text = chunk
-        return try text.withUTF8 { bytes in
-            try store.locked { (s: inout AgentStore.State) throws(StoreError) -> (updated: Int, foreignKeyErrors: Int)? in
-                try s.db.transaction(rollingBackNil: { () -> (updated: Int, foreignKeyErrors: Int)? in
-                    var applier = AgentInfoChunkApplier(db: s.db, bytes: bytes)
-                    return applier.apply()
-                })
-            }
-        }
-    }
-
     private enum Path { case fast, fallback }
 
     /// Applies `chunk` on three identical stores — reference, fast path alone, public entry — and checks
@@ -102,7 +89,7 @@ import Testing
         let reference = try awkwardStore(), fast = try awkwardStore(), entry = try awkwardStore()
         let before = try dump(fast)
         let want = outcome { () throws(StoreError) in try reference.syncAgentInfoSetReference(chunk) }
-        let fastResult = try applyFast(fast, chunk)
+        let fastResult = try fast.syncAgentInfoSetFast(chunk)
         switch path {
         case .fast:
             #expect(fastResult.map { "ok \($0.updated) \($0.foreignKeyErrors)" } == want, sourceLocation: sourceLocation)
@@ -137,29 +124,55 @@ import Testing
     }
 
     @Test func setValuesAsTheReferenceBindsThem() throws {
+        // A worker's rows always carry the two CHECKed columns, which the fast path requires (see there).
+        let st = #""connection_status":"active","group_config_status":"synced""#
         try check(#"[]"#, .fast)
-        try check(" [ {\n \"id\" : 2 ,\t\"name\":\"n\" } ] \n", .fast)
-        // Escapes (an embedded NUL ends the stored text, as the reference's C string does), absent and null
-        // NOT NULL columns, booleans, doubles, integers beyond 18 digits, NaN and infinities.
-        try check(#"[{"name":"a\"b\\c\/\u00e9\ud83d\ude00\ud800x\u0000tail","id":1,"connection_status":null,"os_name":true,"#
+        try check(" [ {\n \"id\" : 2 ,\t\"name\":\"n\" ,\r\"connection_status\" : \"disconnected\", "
+            + "\"group_config_status\":\"not synced\"} ] \n", .fast)
+        // Escapes (an embedded NUL ends the stored text, as the reference's C string does), a null NOT NULL
+        // column, booleans, doubles, integers beyond 18 digits, NaN and infinities.
+        try check(#"[{"name":"a\"b\\c\/\u00e9\ud83d\ude00\ud800x\u0000tail","id":1,"# + st + #","os_name":true,"#
             + #""os_version":false,"os_major":1.5,"os_minor":-2e-3,"os_build":12345678901234567890,"#
             + #""os_codename":-9223372036854775808,"os_platform":NaN,"os_uname":-Infinity,"os_arch":Infinity,"#
             + #""last_keepalive":-0,"status_code":007}]"#, .fast)
+        try check(#"[{"id":1,"name":null,"# + st + "}]", .fast)
         // Unknown keys with any value are skipped; labels in every shape the reference accepts.
         try check(#"[{"id":1,"extra":{"a":[1,{"b":null}]},"more":[],"labels":[{"key":"k","value":null,"id":9,"x":{}},"#
-            + #"{"value":3,"key":"k2"},{"key":"k","value":"again"},{"key":"f","value":2.5},{"key":"t","value":true}]},"#
-            + #"{"id":4,"labels":null},{"id":5,"labels":"none"},{"id":3,"labels":{"key":"k"}},{"id":2,"labels":[]},{"id":6}]"#, .fast)
+            + #"{"value":3,"key":"k2"},{"key":"k","value":"again"},{"key":"f","value":2.5},{"key":"t","value":true}],"# + st
+            + #"},{"id":4,"labels":null,"# + st + #"},{"id":5,"labels":"none","# + st + #"},{"id":3,"labels":{"key":"k"},"# + st
+            + #"},{"id":2,"labels":[],"# + st + #"},{"id":6,"# + st + "}]", .fast)
+        // Labels added by an earlier agent of the same chunk are replaced when the id comes again.
+        let fresh = try awkwardStore()
+        try fresh.execForTest("DELETE FROM labels")
+        #expect(try fresh.syncAgentInfoSet(#"[{"id":2,"labels":[{"key":"a","value":"1"}],"# + st + #"},{"id":2,"# + st + "}]")
+                == (updated: 2, foreignKeyErrors: 0))
+        #expect(try fresh.intsForTest("SELECT count(*) FROM labels") == [0])
         // Unknown ids, the manager's row and negative ids are counted, never written.
-        try check(#"[{"id":99,"name":"ghost","labels":[{"key":"k","value":"v"}]},{"id":0,"name":"x"},{"id":-3},{"id":1}]"#, .fast)
-        try check(#"[{"id":99,"labels":[{"value":"no key"}]}]"#, .fallback)  // the reference never looks at it
+        try check(#"[{"id":99,"name":"ghost","labels":[{"key":"k","value":"v"}],"# + st + #"},{"id":0,"name":"x","# + st
+            + #"},{"id":-3,"# + st + #"},{"id":1,"# + st + "}]", .fast)
+        try check(#"[{"id":99,"labels":[{"value":"no key"}],"# + st + "}]", .fallback)  // the reference never looks at it
     }
 
     @Test func setGivesUnusualChunksToTheReference() throws {
-        try check(#"[{"id":1,"os\u005fname":"escaped key"}]"#, .fallback)
-        try check(#"[{"id":1,"name":"first","name":"second"}]"#, .fallback)
-        try check(#"[{"id":1.0,"name":"one"}]"#, .fallback)
-        try check(#"[{"id":1e0,"name":"one"}]"#, .fallback)
-        try check(#"[{"id":1,"labels":[{"key":1,"key":"k"}]}]"#, .fallback)
+        let st = #""connection_status":"active","group_config_status":"synced""#
+        try check(#"[{"id":1,"os\u005fname":"escaped key","# + st + "}]", .fallback)
+        try check(#"[{"id":1,"name":"first","name":"second","# + st + "}]", .fallback)
+        try check(#"[{"id":1.0,"name":"one","# + st + "}]", .fallback)
+        try check(#"[{"id":1e0,"name":"one","# + st + "}]", .fallback)
+        try check(#"[{"id":1,"labels":[{"key":1,"key":"k"}],"# + st + "}]", .fallback)
+        // Without both CHECKed columns as plain allowed texts the constraints are left to SQLite.
+        try check(#"[{"id":1,"name":"n"}]"#, .fallback)
+        try check(#"[{"id":1,"connection_status":"active"}]"#, .fallback)
+        try check(#"[{"id":1,"connection_status":null,"group_config_status":"synced"}]"#, .fallback)
+        try check(#"[{"id":1,"connection_status":"\u0061ctive","group_config_status":"synced"}]"#, .fallback)
+        try check(#"[{"id":1,"connection_status":"active","group_config_status":1}]"#, .fallback)
+    }
+
+    @Test func checkConstraintsHoldAgainAfterASet() throws {
+        let store = try awkwardStore()
+        _ = try store.syncAgentInfoSet(#"[{"id":1,"connection_status":"active","group_config_status":"synced"}]"#)
+        #expect(StoreTest.storeError { try store.execForTest("UPDATE agent SET connection_status = 'bogus' WHERE id = 1") }?
+            .detail.contains("CHECK constraint failed") == true)
     }
 
     @Test func setErrorsAreTheReferenceErrors() throws {

@@ -19,6 +19,12 @@ enum JSONStringEscaper {
             writeScalars(buf, into: &out)
             return
         }
+        if length == buf.count + 2 {  // nothing to escape, as most column values
+            out.append(0x22)
+            out.append(contentsOf: buf)
+            out.append(0x22)
+            return
+        }
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: length))
         out.withUnsafeMutableBufferPointer { o in

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `sync-agent-info-set` straight from the chunk's bytes (see `AgentStore.syncAgentInfoSet`): each agent's
 /// values are bound into the prepared UPDATE as they are read, strings without escapes by pointer into the
 /// chunk, so no JSONValue, String or [SQLValue] is built per agent.
@@ -7,6 +9,12 @@
 /// statement. The caller then rolls back and runs the reference path, which reaches the same result or
 /// words the error. So this path must never accept a chunk the reference refuses: whatever it skips is
 /// still parsed by the same JSONParser cursor, at the same depth.
+///
+/// It runs with CHECK constraints off (the caller's `PRAGMA ignore_check_constraints`): SQLite evaluates
+/// `connection_status IN (…four values…)` by building a temporary table on every execution, a third of
+/// the UPDATE. So this path checks what those constraints would: it takes only chunks whose agents carry a
+/// `connection_status` and a `group_config_status` among the allowed texts (a worker's rows always do;
+/// absent or null would keep a stored value it has not seen); `sync_status` is always 'synced'.
 struct AgentInfoChunkApplier {
     private let db: SQLiteConnection
     private var c: JSONParser.Cursor
@@ -29,9 +37,19 @@ struct AgentInfoChunkApplier {
     }
 
     /// Key indexes: 0 the id, 1…21 the UPDATE's parameters (`agentInfoColumns` order), 22 the labels.
-    private static let keys: [[UInt8]] = (AgentStore.agentInfoColumns + ["labels"]).map { Array($0.utf8) }
-    private static let idKey = 0, labelsKey = AgentStore.agentInfoColumns.count
+    private static let keyTable = ByteTable(AgentStore.agentInfoColumns + ["labels"])
     private static let idParameter = Int32(AgentStore.agentInfoColumns.count)
+    private static let connectionStatusKey = AgentStore.agentInfoColumns.firstIndex(of: "connection_status")!
+    private static let groupConfigKey = AgentStore.agentInfoColumns.firstIndex(of: "group_config_status")!
+    /// The texts the table's CHECK constraints allow.
+    private static let connectionStatuses = ByteTable(ConnectionStatus.all.sorted())
+    private static let groupConfigStatuses = ByteTable(["synced", "not synced"])
+
+    // The tables above, copied once per chunk: statics cost a lazy-initialisation check on every use.
+    private let keys = keyTable
+    private let labelsKey = AgentStore.agentInfoColumns.count
+    private let connectionStatusKey = connectionStatusKey, groupConfigKey = groupConfigKey
+    private let checkedKeys = UInt32(1) << connectionStatusKey | UInt32(1) << groupConfigKey
 
     init(db: SQLiteConnection, bytes: UnsafeBufferPointer<UInt8>) {
         self.db = db
@@ -51,6 +69,8 @@ struct AgentInfoChunkApplier {
         defer { update.reset(); deleteLabels.reset(); insertLabel.reset() }
         var updated = 0
         var missing = 0
+        // An agent without labels needs no DELETE while the table has none but the ones this chunk adds.
+        var labelsMayExist = try db.ints("SELECT EXISTS (SELECT 1 FROM labels)") != [0]
         c.skipSpace()
         try expect(UInt8(ascii: "["))
         c.skipSpace()
@@ -62,9 +82,12 @@ struct AgentInfoChunkApplier {
                 let id = try agent(update)
                 // As the reference: ids ≤ 0 are not looked up (0 is the manager's own row).
                 if id > 0, try update.run() == 1 {
-                    deleteLabels.bind(1, int: id)
-                    _ = try deleteLabels.run()
-                    deleteLabels.reset()
+                    if labelsMayExist {
+                        deleteLabels.bind(1, int: id)
+                        _ = try deleteLabels.run()
+                        deleteLabels.reset()
+                    }
+                    labelsMayExist = labelsMayExist || !labels.isEmpty
                     for label in labels {
                         insertLabel.bind(1, int: id)
                         try bind(insertLabel, 2, .text(label.key), null: .null)
@@ -92,6 +115,9 @@ struct AgentInfoChunkApplier {
         var seen: UInt32 = 0
         var id: Int64?
         var expected = 0
+        // Locals, not properties, in the patterns below: matching on a property of the self being mutated
+        // made the compiler copy the whole applier for every key.
+        let labelsKey = self.labelsKey, connectionStatusKey = self.connectionStatusKey, groupConfigKey = self.groupConfigKey
         c.skipSpace()
         guard !peek(UInt8(ascii: "}")) else { throw GiveUp() }
         repeat {
@@ -105,22 +131,29 @@ struct AgentInfoChunkApplier {
                 seen |= 1 << k
                 expected = k + 1
                 switch k {
-                case Self.idKey:
+                case 0:
                     // A number only: the reference takes no string or boolean for the id.
                     guard c.i < c.bytes.count, c.bytes[c.i] == UInt8(ascii: "-") || (0x30...0x39).contains(c.bytes[c.i]),
                           case .int(let v) = try number() else { throw GiveUp() }
                     id = v
-                case Self.labelsKey:
+                case labelsKey:
                     try readLabels()
+                case connectionStatusKey, groupConfigKey:
+                    let value = try scalar()
+                    let allowed = k == connectionStatusKey ? Self.connectionStatuses : Self.groupConfigStatuses
+                    guard case .text(.borrowed(let r)) = value, allowed.index(of: UnsafeBufferPointer(rebasing: c.bytes[r])) != nil
+                    else { throw GiveUp() }
+                    try bind(update, Int32(k), value, null: .null)
                 default:
-                    try bind(update, Int32(k), try scalar(), null: .null)
+                    let value = try scalar()  // not inline: an argument that mutates self made self be copied
+                    try bind(update, Int32(k), value, null: .null)
                 }
             } else {
                 _ = try c.value(depth: 2)  // a key agent-info does not use: ignored, as by the reference
             }
             c.skipSpace()
         } while try next(UInt8(ascii: "}"))
-        guard let id else { throw GiveUp() }
+        guard let id, seen & checkedKeys == checkedKeys else { throw GiveUp() }
         update.bind(Self.idParameter, int: id)
         return id
     }
@@ -134,8 +167,7 @@ struct AgentInfoChunkApplier {
         guard c.i < c.bytes.count, c.bytes[c.i] == 0x22 else { throw GiveUp() }
         let name = UnsafeBufferPointer(rebasing: c.bytes[start..<c.i])
         c.i += 1
-        if expected < Self.keys.count, name.elementsEqual(Self.keys[expected]) { return expected }
-        return Self.keys.firstIndex { name.elementsEqual($0) }
+        return keys.index(of: name, tryingFirst: expected)
     }
 
     /// A scalar value; gives up on arrays and objects (the reference refuses them as non-scalar).
@@ -266,5 +298,39 @@ struct AgentInfoChunkApplier {
         if peek(UInt8(ascii: ",")) { c.i += 1; return true }
         try expect(close)
         return false
+    }
+}
+
+/// Byte strings in one buffer that lives as long as the process, compared with memcmp: the key lookup runs
+/// for every key of every agent, where [[UInt8]] comparisons cost retains and generic loops.
+private struct ByteTable: @unchecked Sendable {  // immutable after init
+    private let bytes: UnsafeMutableBufferPointer<UInt8>
+    private let offsets: UnsafeMutableBufferPointer<Int>  // count + 1 entries
+
+    init(_ strings: [String]) {
+        let all = strings.flatMap(\.utf8)
+        bytes = .allocate(capacity: max(all.count, 1))
+        _ = bytes.initialize(from: all)
+        offsets = .allocate(capacity: strings.count + 1)
+        var end = 0
+        offsets[0] = 0
+        for (i, s) in strings.enumerated() {
+            end += s.utf8.count
+            offsets[i + 1] = end
+        }
+    }
+
+    var count: Int { offsets.count - 1 }
+
+    func matches(_ i: Int, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = offsets[i], length = offsets[i + 1] - start
+        guard length == name.count else { return false }
+        return length == 0 || memcmp(bytes.baseAddress! + start, name.baseAddress!, length) == 0
+    }
+
+    /// The index of `name`, trying `first` before the others.
+    func index(of name: UnsafeBufferPointer<UInt8>, tryingFirst first: Int = 0) -> Int? {
+        if first < count, matches(first, name) { return first }
+        return (0..<count).first { matches($0, name) }
     }
 }
