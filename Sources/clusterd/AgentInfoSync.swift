@@ -23,37 +23,54 @@ extension WorkerSession {
         let start = Date()
         agentInfoStart = start
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
-        var chunks: [JSONValue] = []
-        do {
-            let store = self.store
-            chunks = try await Task.detached {
-                var out: [JSONValue] = []
-                while true {
-                    let (status, payload) = try store.syncAgentInfoGet()
-                    if payload != "[]" && payload != #"[{"data":[]}]"# { out.append(.string(payload)) }
-                    if status != "due" { break }
+        // The store hands each page over before marking its rows synced, so the last page is sent while
+        // SQLite still writes; the reader's outcome is collected once the string is out.
+        let store = self.store
+        let (pages, delivered) = AsyncStream.makeStream(of: String?.self)  // nil: that was the last page
+        let reader = Task.detached {
+            defer { delivered.finish() }
+            var status = "due"
+            while status == "due" {
+                try store.syncAgentInfoGet { pageStatus, payload in
+                    status = pageStatus
+                    if payload != "[]" && payload != #"[{"data":[]}]"# { delivered.yield(payload) }
+                    if pageStatus != "due" { delivered.yield(nil) }
                 }
-                return out
-            }.value
-        } catch {
-            ctx.log.error(tag: tag, subtag: subtag, "Could not obtain data from wazuh-db: \(error)")
+            }
+        }
+        var chunks: [JSONValue] = []
+        var complete = false
+        for await page in pages {
+            guard let page else { complete = true; break }
+            chunks.append(.string(page))
+        }
+        let reportReadError = { (result: Result<Void, any Error>) in
+            if case .failure(let error) = result {
+                self.ctx.log.error(tag: tag, subtag: subtag, "Could not obtain data from wazuh-db: \(error)")
+            }
+        }
+        if !complete {  // the reader failed before the last page: nothing is sent, as for any read error
+            reportReadError(await reader.result)
+            chunks = []
         }
         ctx.log.debug(tag: tag, subtag: subtag, "Obtained \(chunks.count) chunks of data in \(elapsed(since: start)).")
         guard !chunks.isEmpty else {
+            if complete { reportReadError(await reader.result) }
             ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated 0 chunks.")
             return
         }
         let envelope: JSONValue = ["set_data_command": "global sync-agent-info-set", "payload": [:], "chunks": .array(chunks)]
         do {
             ctx.log.debug(tag: tag, subtag: subtag, "Sending chunks.")
-            let text = envelope.pythonText
+            let bytes = PythonJSONEncoder().encodeBytes(envelope)  // json.dumps text, without a String copy
             let encoded = Date()
-            let id = try await link.sendString(Array(text.utf8))
+            let id = try await link.sendString(bytes)
             _ = try await link.request("syn_a_w_m", text: id)
-            ctx.log.debug(tag: tag, subtag: subtag, "Sent \(text.utf8.count) bytes (encoded in \(String(format: "%.3fs", encoded.timeIntervalSince(start))), sent in \(elapsed(since: encoded))).")
+            ctx.log.debug(tag: tag, subtag: subtag, "Sent \(bytes.count) bytes (encoded in \(String(format: "%.3fs", encoded.timeIntervalSince(start))), sent in \(elapsed(since: encoded))).")
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing agent info: \(error)")
         }
+        reportReadError(await reader.result)  // a failed commit leaves the rows syncreq for the next round
     }
 
     /// `syn_m_a_e` / `syn_m_a_err` from the master.

@@ -6,11 +6,14 @@ public struct JSONParseError: Error, Equatable, CustomStringConvertible {
 }
 
 public enum JSONParser {
+    /// Containers nested deeper than this are refused.
+    public static let defaultMaxDepth = 512
+
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8))
     }
 
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 512) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
         // Parsing over a raw buffer: the protocol's JSON runs to megabytes (agent-info chunks), and array
         // bounds checks on every byte cost a third of the time.
         try bytes.withUnsafeBufferPointer { (buffer) throws(JSONParseError) -> JSONValue in
@@ -138,7 +141,6 @@ public enum JSONParser {
 
         mutating func string() throws(JSONParseError) -> String {
             i += 1  // opening quote
-            var out: [UInt8] = []
             let start = i
             // Fast path: no escapes.
             while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\"), bytes[i] >= 0x20 { i += 1 }
@@ -146,31 +148,55 @@ public enum JSONParser {
                 defer { i += 1 }
                 return String(decoding: bytes[start..<i], as: UTF8.self)
             }
-            out.append(contentsOf: bytes[start..<i])
+            // With escapes (agent-info chunks inside an envelope: megabytes, a quote every few bytes). The
+            // text decodes to at most as many bytes as its source, so it is written straight into a String of
+            // that capacity instead of growing an array and copying it.
+            guard i < bytes.count else { throw fail("unterminated string") }
+            var end = i
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
+                end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1
+            }
+            var failure: JSONParseError?
+            let text = String(unsafeUninitializedCapacity: min(end, bytes.count) - start) { out in
+                do throws(JSONParseError) {
+                    return try unescape(from: start, into: out)
+                } catch {
+                    failure = error
+                    return 0
+                }
+            }
+            if let failure { throw failure }
+            return text
+        }
+
+        /// Decodes the string body from `start` (the cursor is at its first escape or control character)
+        /// into `out`, leaving the cursor past the closing quote; returns the bytes written.
+        private mutating func unescape(from start: Int, into out: UnsafeMutableBufferPointer<UInt8>) throws(JSONParseError) -> Int {
+            var n = 0
+            func put(_ b: UInt8) { out[n] = b; n += 1 }
+            for k in start..<i { put(bytes[k]) }
             while true {
                 guard i < bytes.count else { throw fail("unterminated string") }
                 let c = bytes[i]
                 if c == UInt8(ascii: "\"") { i += 1; break }
                 if c < 0x20 { throw fail("control character in string") }
                 if c != UInt8(ascii: "\\") {
-                    // Copy the run up to the next quote or escape at once.
-                    let run = i
-                    while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\"), bytes[i] >= 0x20 { i += 1 }
-                    out.append(contentsOf: bytes[run..<i])
+                    put(c)
+                    i += 1
                     continue
                 }
                 i += 1
                 guard i < bytes.count else { throw fail("unterminated escape") }
                 let e = bytes[i]; i += 1
                 switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "\""): put(0x22)
+                case UInt8(ascii: "\\"): put(0x5C)
+                case UInt8(ascii: "/"): put(0x2F)
+                case UInt8(ascii: "b"): put(0x08)
+                case UInt8(ascii: "f"): put(0x0C)
+                case UInt8(ascii: "n"): put(0x0A)
+                case UInt8(ascii: "r"): put(0x0D)
+                case UInt8(ascii: "t"): put(0x09)
                 case UInt8(ascii: "u"):
                     var cp = try hex4()
                     if cp >= 0xD800 && cp < 0xDC00, i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
@@ -180,11 +206,11 @@ public enum JSONParser {
                         if lo >= 0xDC00 && lo < 0xE000 { cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00) } else { i = save }
                     }
                     let scalar = Unicode.Scalar(cp) ?? "\u{FFFD}"
-                    out.append(contentsOf: String(scalar).utf8)
+                    for b in String(scalar).utf8 { put(b) }
                 default: throw fail("bad escape")
                 }
             }
-            return String(decoding: out, as: UTF8.self)
+            return n
         }
     }
 }

@@ -26,7 +26,7 @@ public struct PythonJSONEncoder: Sendable {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): Self.writeInt(i, into: &out)
         case .double(let d): out.append(contentsOf: Self.pythonFloat(d).utf8)
         case .string(let s): writeString(s, into: &out)
         case .array(let a):
@@ -60,56 +60,33 @@ public struct PythonJSONEncoder: Sendable {
         return s
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-    private func writeString(_ s: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        var text = s
-        // Over the UTF-8 bytes: runs of plain ASCII are copied at once (agent-info strings carry megabytes
-        // of JSON text); escapes and non-ASCII scalars are handled one at a time.
-        text.withUTF8 { buf in
-            var i = 0
-            while i < buf.count {
-                let run = i
-                while i < buf.count, buf[i] >= 0x20, buf[i] < 0x7F, buf[i] != 0x22, buf[i] != 0x5C { i += 1 }
-                if i > run { out.append(contentsOf: buf[run..<i]) }
-                guard i < buf.count else { break }
-                let b = buf[i]
-                if b < 0x80 {
-                    switch b {
-                    case 0x22: out.append(contentsOf: [0x5C, 0x22])
-                    case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-                    case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                    case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-                    case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-                    case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-                    case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-                    default: escapeUnit(UInt16(b), into: &out)  // other control characters and DEL
-                    }
-                    i += 1
-                    continue
-                }
-                let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
-                let end = min(i + length, buf.count)
-                if ensureASCII {
-                    var scalar = UInt32(b) & (length == 4 ? 0x07 : length == 3 ? 0x0F : 0x1F)
-                    for j in (i + 1)..<end { scalar = scalar << 6 | UInt32(buf[j] & 0x3F) }
-                    if let u = Unicode.Scalar(scalar) {
-                        for unit in String(u).utf16 { escapeUnit(unit, into: &out) }
-                    }
-                } else {
-                    out.append(contentsOf: buf[i..<end])
-                }
-                i = end
-            }
+    /// Decimal digits of `v`, as `String(v)` prints them, without building a String.
+    static func writeInt(_ v: Int64, into out: inout [UInt8]) {
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var n = v.magnitude
+        var digits = 1
+        while n >= 10 { n /= 10; digits += 1 }
+        let end = out.count + digits
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        n = v.magnitude
+        out.withUnsafeMutableBufferPointer { b in
+            var i = end
+            repeat {
+                i -= 1
+                b[i] = UInt8(ascii: "0") + UInt8(n % 10)
+                n /= 10
+            } while n > 0
         }
-        out.append(UInt8(ascii: "\""))
     }
 
-    private func escapeUnit(_ u: UInt16, into out: inout [UInt8]) {
-        out.append(contentsOf: [0x5C, UInt8(ascii: "u"),
-                                Self.hex[Int(u >> 12)], Self.hex[Int(u >> 8 & 15)],
-                                Self.hex[Int(u >> 4 & 15)], Self.hex[Int(u & 15)]])
+    private func writeString(_ s: String, into out: inout [UInt8]) {
+        var text = s
+        text.withUTF8 { JSONStringEscaper.write($0, ensureASCII: ensureASCII, into: &out) }
+    }
+
+    /// Writes valid UTF-8 `buf` as a quoted JSON string (see `JSONStringEscaper`).
+    static func writeString(utf8 buf: UnsafeBufferPointer<UInt8>, ensureASCII: Bool, into out: inout [UInt8]) {
+        JSONStringEscaper.write(buf, ensureASCII: ensureASCII, into: &out)
     }
 }
 

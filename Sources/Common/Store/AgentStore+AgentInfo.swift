@@ -1,5 +1,10 @@
 /// Agent-info sync (PROTOCOL.md §6): a worker reads the rows its agents changed with
 /// `sync-agent-info-get`, the master writes them with `sync-agent-info-set`.
+///
+/// Both run for every agent of a worker every 10 seconds, so both work on bytes: the get writes SQLite's
+/// column buffers straight into the response, and the set (AgentInfoChunkApplier) binds the chunk's bytes
+/// straight into a prepared UPDATE. AgentStore+AgentInfoReference.swift has the same commands over
+/// JSONValue, which the tests hold these to.
 extension AgentStore {
     /// The columns of an agent-info row, in the key order wazuh-db prints them.
     static let agentInfoColumns = [
@@ -9,83 +14,137 @@ extension AgentStore {
     ]
     /// Columns that are NOT NULL in the table: a row that omits them keeps the stored value.
     static let agentInfoRequired: Set<String> = ["name", "connection_status", "group_config_status"]
-    /// Agents read per query while filling a response.
-    static let agentInfoBatch = 500
 
     /// wazuh-db's encoder: compact, UTF-8 left as is (cJSON does not escape non-ASCII).
     static let wdbJSON = PythonJSONEncoder(compact: true, ensureASCII: false)
+
+    /// The `syncreq` agents after an id, in id order, each with its labels (a row per label, ordered by key;
+    /// one row with NULL label columns when it has none). SQLite walks the partial `agent_syncreq` index and
+    /// looks the labels up by their primary key, so there is no sort and no query per agent.
+    static let agentInfoSelect = "SELECT " + agentInfoColumns.map { "a.\($0)" }.joined(separator: ", ")
+        + ", l.id, l.key, l.value FROM agent a LEFT JOIN labels l ON l.id = a.id"
+        + " WHERE a.sync_status = 'syncreq' AND a.id > ? ORDER BY a.id, l.key"
+
+    /// One UPDATE for a whole page: within the transaction that read it, the `syncreq` rows in the page's id
+    /// range are exactly the rows returned.
+    static let agentInfoMarkSynced =
+        "UPDATE agent SET sync_status = 'synced' WHERE sync_status = 'syncreq' AND id > ? AND id <= ?"
+
+    /// Parameters 1…21 are the columns after `id` in `agentInfoColumns` order, 22 is the id.
+    static let agentInfoUpdate: String = {
+        let assignments = agentInfoColumns.dropFirst().map { c in
+            agentInfoRequired.contains(c) ? "\(c) = COALESCE(?, \(c))" : "\(c) = ?"
+        }
+        return "UPDATE agent SET \(assignments.joined(separator: ", ")), sync_status = 'synced' WHERE id = ?"
+    }()
+    static let agentInfoDeleteLabels = "DELETE FROM labels WHERE id = ?"
+    static let agentInfoInsertLabel = "INSERT OR REPLACE INTO labels (id, key, value) VALUES (?, ?, ?)"
 
     /// `global sync-agent-info-get`: the agents (id > 0) with `sync_status = 'syncreq'` as a compact JSON
     /// array, NULL columns omitted, `labels` added when the agent has any. Returned rows become `synced`.
     /// The status is "due" when the next agent would push the response (with its status word) past
     /// `maxResponseBytes`; the next call continues after the last id returned, and an "ok" call restarts
     /// from the beginning. An agent too large for the limit on its own is still returned, alone, so the
-    /// loop always progresses.
+    /// loop always progresses. Reading and marking share one write transaction, so a row another process
+    /// marks `syncreq` meanwhile is neither lost nor marked `synced` unsent.
     public func syncAgentInfoGet(maxResponseBytes: Int = 6_291_456) throws(StoreError) -> (status: String, payload: String) {
-        try locked { (s: inout State) throws(StoreError) -> (status: String, payload: String) in
-            let budget = maxResponseBytes - "due ".utf8.count
-            var out: [UInt8] = [UInt8(ascii: "[")]
-            var returned: [Int] = []
-            var last = s.agentInfoLastID
-            var full = false
-            let select = "SELECT \(Self.agentInfoColumns.joined(separator: ", ")) FROM agent "
-                + "WHERE sync_status = 'syncreq' AND id > ? ORDER BY id LIMIT \(Self.agentInfoBatch)"
-            fill: while true {
-                let rows = try Self.agentInfoRows(s.db, select: select, after: last)
-                if rows.isEmpty { break }
-                for (id, fields) in rows {
-                    var row = fields
-                    let labels = try Self.labels(s.db, id: id)
-                    if !labels.isEmpty { row["labels"] = .array(labels) }
-                    let text = Self.wdbJSON.encodeBytes(.object(row))
-                    let separator = returned.isEmpty ? 0 : 1
-                    if out.count + separator + text.count + 1 > budget && !returned.isEmpty {
-                        full = true
-                        break fill
-                    }
-                    if separator == 1 { out.append(UInt8(ascii: ",")) }
-                    out.append(contentsOf: text)
-                    returned.append(id)
-                    last = id
-                }
-            }
-            out.append(UInt8(ascii: "]"))
-            try s.db.transaction { () throws(StoreError) in
-                for id in returned {
-                    try s.db.run("UPDATE agent SET sync_status = 'synced' WHERE id = ?", [.int(Int64(id))])
-                }
-            }
-            s.agentInfoLastID = full ? last : 0
-            return (full ? "due" : "ok", String(decoding: out, as: UTF8.self))
-        }
+        var page = (status: "ok", payload: "[]")
+        try syncAgentInfoGet(maxResponseBytes: maxResponseBytes) { page = ($0, $1) }
+        return page
     }
 
-    private static func agentInfoRows(_ db: SQLiteConnection, select: String, after id: Int)
-        throws(StoreError) -> [(Int, JSONObject)]
+    /// `syncAgentInfoGet` for a caller that forwards the page: `deliver` gets its status and payload as soon
+    /// as it is read, while the rows are still being marked `synced` (a third of the call for thousands of
+    /// agents), so the worker sends the last page meanwhile. A failure after `deliver` still throws, and the
+    /// rows stay `syncreq`: they go again next round, which only writes the same values twice. `deliver` runs
+    /// with the store locked and must not call it.
+    public func syncAgentInfoGet(maxResponseBytes: Int = 6_291_456, deliver: (_ status: String, _ payload: String) -> Void)
+        throws(StoreError)
     {
-        let stmt = try db.statement(select)
-        try stmt.bind([.int(Int64(id))])
-        var rows: [(Int, JSONObject)] = []
-        while try stmt.step() {
-            var row = JSONObject()
-            for (i, column) in agentInfoColumns.enumerated() {
-                if let value = stmt.json(i) { row[column] = value }
+        try locked { (s: inout State) throws(StoreError) in
+            let after = s.agentInfoLastID
+            let page = try s.db.transaction { () throws(StoreError) -> AgentInfoPage in
+                let page = try Self.agentInfoPage(s.db, after: after, budget: maxResponseBytes - "due ".utf8.count)
+                deliver(page.full ? "due" : "ok", String(decoding: page.bytes, as: UTF8.self))
+                if let last = page.lastID {
+                    try s.db.run(Self.agentInfoMarkSynced, [.int(Int64(after)), .int(Int64(last))])
+                }
+                return page
             }
-            rows.append((stmt.int(0) ?? 0, row))
+            s.agentInfoLastID = page.full ? page.lastID ?? 0 : 0
         }
-        return rows
     }
 
-    /// An agent's labels as wazuh-db prints them: `{"id":N,"key":"…","value":"…"}`.
-    private static func labels(_ db: SQLiteConnection, id: Int) throws(StoreError) -> [JSONValue] {
-        let stmt = try db.statement("SELECT id, key, value FROM labels WHERE id = ? ORDER BY key")
-        try stmt.bind([.int(Int64(id))])
-        var out: [JSONValue] = []
-        while try stmt.step() {
-            out.append(.object(JSONObject([("id", stmt.json(0) ?? .null), ("key", stmt.json(1) ?? .null),
-                                           ("value", stmt.json(2) ?? .null)])))
+    struct AgentInfoPage {
+        var bytes: [UInt8]
+        var lastID: Int?
+        var full: Bool
+    }
+
+    /// Keys as they precede a value, `,"id":,"name":…`, in one buffer (`agentInfoKeyEnds[i]` ends key i),
+    /// so the row loop appends slices of one array instead of retaining an array per key. The comma is
+    /// dropped for the first key written.
+    private static let agentInfoKeyBytes = Array(agentInfoColumns.map { ",\"\($0)\":" }.joined().utf8)
+    private static let agentInfoKeyEnds = agentInfoColumns.reduce(into: [Int]()) { ends, c in
+        ends.append((ends.last ?? 0) + c.utf8.count + 4)
+    }
+    private static let labelsKey = Array(#","labels":["#.utf8)
+
+    private static func agentInfoPage(_ db: SQLiteConnection, after: Int, budget: Int) throws(StoreError) -> AgentInfoPage {
+        let stmt = try db.statement(agentInfoSelect)
+        defer { stmt.reset() }
+        try stmt.bind([.int(Int64(after))])
+        let labelID = agentInfoColumns.count
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        var lastID: Int?
+        var more = try stmt.step()
+        let keyBytes = agentInfoKeyBytes, keyEnds = agentInfoKeyEnds
+        while more {
+            let id = stmt.int64(0)
+            let rowStart = out.count
+            if lastID != nil { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            var keyStart = 0
+            keyBytes.withUnsafeBufferPointer { keys in
+                for (i, keyEnd) in keyEnds.enumerated() {
+                    let mark = out.count
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: keys[(first ? keyStart + 1 : keyStart)..<keyEnd]))
+                    if stmt.appendJSON(i, into: &out) { first = false } else { out.removeSubrange(mark...) }
+                    keyStart = keyEnd
+                }
+            }
+            var labels = 0
+            repeat {
+                if !stmt.isNull(labelID) {
+                    out.append(contentsOf: labels == 0 ? labelsKey[...] : labelsKey[..<1])
+                    appendLabel(stmt, at: labelID, into: &out)
+                    labels += 1
+                }
+                more = try stmt.step()
+            } while more && stmt.int64(0) == id
+            if labels > 0 { out.append(UInt8(ascii: "]")) }
+            out.append(UInt8(ascii: "}"))
+            if out.count + 1 > budget && lastID != nil {
+                out.removeSubrange(rowStart...)
+                out.append(UInt8(ascii: "]"))
+                return AgentInfoPage(bytes: out, lastID: lastID, full: true)
+            }
+            lastID = Int(id)
         }
-        return out
+        out.append(UInt8(ascii: "]"))
+        return AgentInfoPage(bytes: out, lastID: lastID, full: false)
+    }
+
+    private static let labelKeys = [#"{"id":"#, #","key":"#, #","value":"#].map { Array($0.utf8) }
+
+    /// `{"id":N,"key":"…","value":"…"}` from the label columns at `column`…`column + 2`, a NULL as null.
+    private static func appendLabel(_ stmt: SQLiteStatement, at column: Int, into out: inout [UInt8]) {
+        for (i, key) in labelKeys.enumerated() {
+            out.append(contentsOf: key)
+            if !stmt.appendJSON(column + i, into: &out) { out.append(contentsOf: "null".utf8) }
+        }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// `global sync-agent-info-set <chunk>`: writes each agent's columns by id (a key that is absent or
@@ -94,70 +153,36 @@ extension AgentStore {
     /// which omits the key for an agent without labels). Agents are only updated, never created: an id the
     /// database lacks (deleted meanwhile, or 0, the manager row no peer owns) is counted in
     /// `foreignKeyErrors`, the case 4.8.1's master ignores. The chunk is applied in one transaction.
+    ///
+    /// The chunk is applied straight from its bytes; a chunk with anything that path does not take
+    /// (escaped keys, repeated keys, a malformed element…) is rolled back and applied again by the reference
+    /// path, which also words the error.
     public func syncAgentInfoSet(_ chunk: String) throws(StoreError) -> (updated: Int, foreignKeyErrors: Int) {
-        let agents: [JSONValue]
-        do {
-            guard let array = try JSONParser.parse(chunk).arrayValue else {
-                throw StoreError(.invalidInput, path: path, "sync-agent-info-set: the chunk is not a JSON array")
-            }
-            agents = array
-        } catch let e as JSONParseError {
-            throw StoreError(.invalidInput, path: path, "sync-agent-info-set: \(e.description)")
-        } catch let e as StoreError {
-            throw e
-        } catch {
-            throw StoreError(.invalidInput, path: path, "sync-agent-info-set: \(error)")
-        }
-        let columns = Self.agentInfoColumns.dropFirst()
-        let assignments = columns.map { c in
-            Self.agentInfoRequired.contains(c) ? "\(c) = COALESCE(?, \(c))" : "\(c) = ?"
-        }
-        let update = "UPDATE agent SET \(assignments.joined(separator: ", ")), sync_status = 'synced' WHERE id = ?"
-        let path = self.path
-        return try locked { (s: inout State) throws(StoreError) -> (updated: Int, foreignKeyErrors: Int) in
-            try s.db.transaction { () throws(StoreError) -> (updated: Int, foreignKeyErrors: Int) in
-                var updated = 0
-                var missing = 0
-                for (index, agent) in agents.enumerated() {
-                    guard let object = agent.objectValue, let id = object["id"]?.intValue else {
-                        throw StoreError(.invalidInput, path: path,
-                                         "sync-agent-info-set: element \(index) is not an object with an integer \"id\"")
-                    }
-                    var values: [SQLValue] = []
-                    for column in columns {
-                        values.append(try Self.sqlValue(object[column], key: column, id: id, path: path))
-                    }
-                    values.append(.int(id))
-                    guard id > 0, try s.db.run(update, values) == 1 else {
-                        missing += 1
-                        continue
-                    }
-                    try s.db.run("DELETE FROM labels WHERE id = ?", [.int(id)])
-                    for label in object["labels"]?.arrayValue ?? [] {
-                        guard let key = label["key"]?.stringValue else {
-                            throw StoreError(.invalidInput, path: path, "sync-agent-info-set: agent \(id) has a label without a string \"key\"")
-                        }
-                        let value = try Self.sqlValue(label["value"], key: "labels.value", id: id, path: path)
-                        try s.db.run("INSERT OR REPLACE INTO labels (id, key, value) VALUES (?, ?, ?)",
-                                     [.int(id), .text(key), value == .null ? .text("") : value])
-                    }
-                    updated += 1
-                }
-                return (updated, missing)
-            }
-        }
+        if let result = try syncAgentInfoSetFast(chunk) { return result }
+        return try syncAgentInfoSetReference(chunk)
     }
 
-    /// A JSON scalar as the value wazuh-db binds for it.
-    private static func sqlValue(_ value: JSONValue?, key: String, id: Int64, path: String) throws(StoreError) -> SQLValue {
-        switch value {
-        case nil, .null?: return .null
-        case .string(let s)?: return .text(s)
-        case .int(let i)?: return .int(i)
-        case .double(let d)?: return .double(d)
-        case .bool(let b)?: return .int(b ? 1 : 0)
-        case .array?, .object?:
-            throw StoreError(.invalidInput, path: path, "sync-agent-info-set: agent \(id) has a non-scalar \"\(key)\"")
+    /// The byte-level path alone: nil when it gave up, with nothing applied.
+    func syncAgentInfoSetFast(_ chunk: String) throws(StoreError) -> (updated: Int, foreignKeyErrors: Int)? {
+        var text = chunk
+        var fast: Result<(updated: Int, foreignKeyErrors: Int)?, StoreError> = .success(nil)
+        text.withUTF8 { bytes in
+            fast = Result { () throws(StoreError) in
+                try locked { (s: inout State) throws(StoreError) -> (updated: Int, foreignKeyErrors: Int)? in
+                    // The applier checks what the CHECK constraints would (see there); the pragma expires
+                    // the cached statements, which SQLite prepares again on their next use.
+                    try s.db.exec("PRAGMA ignore_check_constraints = ON")
+                    let applied = Result { () throws(StoreError) in
+                        try s.db.transaction(rollingBackNil: { () -> (updated: Int, foreignKeyErrors: Int)? in
+                            var applier = AgentInfoChunkApplier(db: s.db, bytes: bytes)
+                            return applier.apply()
+                        })
+                    }
+                    try s.db.exec("PRAGMA ignore_check_constraints = OFF")
+                    return try applied.get()
+                }
+            }
         }
+        return try fast.get()
     }
 }

@@ -114,4 +114,20 @@ final class SQLiteConnection {
             throw error
         }
     }
+
+    /// `transaction` for a body that may give up: nil rolls back (and is returned) instead of committing.
+    func transaction<T>(rollingBackNil body: () throws(StoreError) -> T?) throws(StoreError) -> T? {
+        try exec("BEGIN IMMEDIATE")
+        do {
+            guard let result = try body() else {
+                try exec("ROLLBACK")
+                return nil
+            }
+            try exec("COMMIT")
+            return result
+        } catch {
+            _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+    }
 }
