@@ -82,6 +82,9 @@ extension WorkerSession {
             return .ok("Thanks")
         }
         _ = ctx.log.syncResult(message.payload, since: agentInfoStart, tag: tag, subtag: subtag)
+        // The round's checkpoint, now that the master is done: earlier it would compete with its writes.
+        let store = self.store, log = ctx.log
+        Task { await store.checkpointAfterRound(log, tag: tag, subtag: subtag) }
         return .ok("Thanks")
     }
 }
@@ -141,6 +144,7 @@ extension MasterSession {
         let result: JSONValue = ["updated_chunks": .int(Int64(outcome.0)), "error_messages": .array(outcome.1.map { .string($0) }),
                                  "time_spent": .double(Date().timeIntervalSince(start))]
         _ = try? await link.request("syn_m_a_e", text: result.pythonText)
+        await store.checkpointAfterRound(ctx.log, tag: tag, subtag: subtag)
         let end = Date()
         let n = outcome.0
         await master.registry.update(worker) {
@@ -167,5 +171,15 @@ extension ClusterLog {
             error(tag: tag, subtag: subtag, line + " There were \(errors.count) chunks with errors: \(JSONValue.array(errors).pythonText)")
         }
         return updated
+    }
+}
+
+extension AgentStore {
+    /// `checkpoint()`, which the agent-info commands leave for after the round, off the event loop. A
+    /// failure is only logged: the next write checkpoints again.
+    func checkpointAfterRound(_ log: ClusterLog, tag: String, subtag: String) async {
+        if case .failure(let error) = await Task.detached(operation: { try self.checkpoint() }).result {
+            log.warning(tag: tag, subtag: subtag, "Could not checkpoint the agent database: \(error)")
+        }
     }
 }

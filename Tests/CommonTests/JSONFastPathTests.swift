@@ -57,6 +57,9 @@ import Testing
 
     @Test func escapedStringsDecodeSurrogatesAndReportErrorsWhereTheyAre() throws {
         #expect(try JSONParser.parse(#""\ud83d\ude00|\ud800|\udc00x|\ud800\u0041|\/""#) == .string("😀|\u{FFFD}|\u{FFFD}x|\u{FFFD}A|/"))
+        // Bytes from the network may be invalid UTF-8: repaired as String(decoding:) does, escapes or not.
+        #expect(try JSONParser.parse(Array(#"["a\n"#.utf8) + [0xFF] + Array(#"b","c"#.utf8) + [0xC3] + Array(#""]"#.utf8))
+                == ["a\n\u{FFFD}b", "c\u{FFFD}"])
         let cases: [(String, String)] = [
             (#""ab\q""#, "invalid JSON at byte 5: bad escape"),
             (#""a\"b"#, "invalid JSON at byte 5: unterminated string"),

@@ -187,4 +187,16 @@ import Testing
             try check(chunk, .fallback)
         }
     }
+
+    @Test func commandsLeaveTheLogForCheckpointAndRestoreAutomaticCheckpoints() throws {
+        let store = try awkwardStore()
+        _ = try store.syncAgentInfoGet()
+        #expect(try store.intsForTest("PRAGMA wal_autocheckpoint") == [1000])
+        let st = #""connection_status":"active","group_config_status":"synced""#
+        for chunk in [#"[{"id":1,"# + st + "}]", #"[{"id":1,"name":"a","name":"b","# + st + "}]", #"[{"id":1,"os_name":[]}]"#] {
+            _ = try? store.syncAgentInfoSet(chunk)  // fast, reference, refused
+            #expect(try store.intsForTest("PRAGMA wal_autocheckpoint") == [1000])
+        }
+        try store.checkpoint()
+    }
 }

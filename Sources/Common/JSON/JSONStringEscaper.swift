@@ -26,6 +26,10 @@ enum JSONStringEscaper {
             return
         }
         let start = out.count
+        if out.capacity < start + length {
+            // Room for what usually follows (the rest of an envelope) too, or the next append copies it all.
+            out.reserveCapacity(start + length + length / 16 + 64)
+        }
         out.append(contentsOf: repeatElement(0, count: length))
         out.withUnsafeMutableBufferPointer { o in
             extra.withUnsafeBufferPointer { extra in

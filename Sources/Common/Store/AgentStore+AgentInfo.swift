@@ -57,19 +57,22 @@ extension AgentStore {
     /// as it is read, while the rows are still being marked `synced` (a third of the call for thousands of
     /// agents), so the worker sends the last page meanwhile. A failure after `deliver` still throws, and the
     /// rows stay `syncreq`: they go again next round, which only writes the same values twice. `deliver` runs
-    /// with the store locked and must not call it.
+    /// with the store locked and must not call it. The commit leaves the write-ahead log to `checkpoint()`,
+    /// which the caller runs once the round is over (or the next write does).
     public func syncAgentInfoGet(maxResponseBytes: Int = 6_291_456, deliver: (_ status: String, _ payload: String) -> Void)
         throws(StoreError)
     {
         try locked { (s: inout State) throws(StoreError) in
-            let after = s.agentInfoLastID
-            let page = try s.db.transaction { () throws(StoreError) -> AgentInfoPage in
-                let page = try Self.agentInfoPage(s.db, after: after, budget: maxResponseBytes - "due ".utf8.count)
-                deliver(page.full ? "due" : "ok", String(decoding: page.bytes, as: UTF8.self))
-                if let last = page.lastID {
-                    try s.db.run(Self.agentInfoMarkSynced, [.int(Int64(after)), .int(Int64(last))])
+            let db = s.db, after = s.agentInfoLastID
+            let page = try db.deferringCheckpoint { () throws(StoreError) -> AgentInfoPage in
+                try db.transaction { () throws(StoreError) -> AgentInfoPage in
+                    let page = try Self.agentInfoPage(db, after: after, budget: maxResponseBytes - "due ".utf8.count)
+                    deliver(page.full ? "due" : "ok", String(decoding: page.bytes, as: UTF8.self))
+                    if let last = page.lastID {
+                        try db.run(Self.agentInfoMarkSynced, [.int(Int64(after)), .int(Int64(last))])
+                    }
+                    return page
                 }
-                return page
             }
             s.agentInfoLastID = page.full ? page.lastID ?? 0 : 0
         }
@@ -154,6 +157,9 @@ extension AgentStore {
     /// database lacks (deleted meanwhile, or 0, the manager row no peer owns) is counted in
     /// `foreignKeyErrors`, the case 4.8.1's master ignores. The chunk is applied in one transaction.
     ///
+    /// The commit leaves the write-ahead log to `checkpoint()`, which the master runs once the worker has its
+    /// answer (or the next write does).
+    ///
     /// The chunk is applied straight from its bytes; a chunk with anything that path does not take
     /// (escaped keys, repeated keys, a malformed element…) is rolled back and applied again by the reference
     /// path, which also words the error.
@@ -173,10 +179,12 @@ extension AgentStore {
                     // the cached statements, which SQLite prepares again on their next use.
                     try s.db.exec("PRAGMA ignore_check_constraints = ON")
                     let applied = Result { () throws(StoreError) in
-                        try s.db.transaction(rollingBackNil: { () -> (updated: Int, foreignKeyErrors: Int)? in
-                            var applier = AgentInfoChunkApplier(db: s.db, bytes: bytes)
-                            return applier.apply()
-                        })
+                        try s.db.deferringCheckpoint { () throws(StoreError) in
+                            try s.db.transaction(rollingBackNil: { () -> (updated: Int, foreignKeyErrors: Int)? in
+                                var applier = AgentInfoChunkApplier(db: s.db, bytes: bytes)
+                                return applier.apply()
+                            })
+                        }
                     }
                     try s.db.exec("PRAGMA ignore_check_constraints = OFF")
                     return try applied.get()
@@ -184,5 +192,11 @@ extension AgentStore {
             }
         }
         return try fast.get()
+    }
+
+    /// Copies the write-ahead log into the database file (SQLite's passive checkpoint): what the agent-info
+    /// commands leave for after their answer.
+    public func checkpoint() throws(StoreError) {
+        try locked { (s: inout State) throws(StoreError) in try s.db.checkpoint() }
     }
 }
