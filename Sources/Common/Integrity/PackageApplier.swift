@@ -70,20 +70,15 @@ public struct PackageApplier: Sendable {
         // 2. Write every file to its temporary name, on all cores. Nothing is visible yet.
         let staging = StagingArea(home: home)
         var writes = plan.map { StagedWrite(path: $0.path, isMissing: $0.isMissing, failure: staging.prepareDirectory(for: $0.path)) }
-        let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: plan.count)
-        failures.initialize(repeating: nil)
-        defer {
-            failures.deinitialize()
-            failures.deallocate()
-        }
-        nonisolated(unsafe) let failureSlots = failures
         let home = self.home
         let ready = writes.map { $0.failure == nil }
         let planned = plan
-        DispatchQueue.concurrentPerform(iterations: planned.count) { i in
-            guard ready[i] else { return }
-            let p = planned[i]
-            failureSlots[i] = StagingArea.writeTemporary(home + "/" + p.path, content: p.content, permissions: p.permissions)
+        let failures = Self.failures(planned.count) { record in
+            DispatchQueue.concurrentPerform(iterations: planned.count) { i in
+                guard ready[i] else { return }
+                let p = planned[i]
+                record(i, StagingArea.writeTemporary(home + "/" + p.path, content: p.content, permissions: p.permissions))
+            }
         }
         for i in writes.indices where writes[i].failure == nil { writes[i].failure = failures[i] }
 
@@ -101,16 +96,8 @@ public struct PackageApplier: Sendable {
     func commit(_ writes: [StagedWrite], into result: inout ApplyResult) {
         let dirFD = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 { syncfs(dirFD); close(dirFD) }
-        let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: writes.count)
-        failures.initialize(repeating: nil)
-        defer {
-            failures.deinitialize()
-            failures.deallocate()
-        }
-        // Each rename writes only its own slot.
-        nonisolated(unsafe) let slots = failures
         let home = self.home
-        let renameOne: @Sendable (StagedWrite, Int) -> Void = { write, i in
+        let renameOne: @Sendable (StagedWrite) -> String? = { write in
             let full = home + "/" + write.path
             let temp = StagingArea.temporaryPath(for: full)
             var failure = write.failure
@@ -118,24 +105,26 @@ public struct PackageApplier: Sendable {
                 failure = "\(SystemCallError("rename", path: full, errno: errno))"
             }
             if failure != nil { unlink(temp) }
-            slots[i] = failure
+            return failure
         }
         let threads = ProcessInfo.processInfo.activeProcessorCount
-        if writes.count >= Self.parallelRenames && threads > 1 {
+        let all = writes
+        let failures = Self.failures(writes.count) { record in
+            guard all.count >= Self.parallelRenames && threads > 1 else {
+                for (i, write) in all.enumerated() { record(i, renameOne(write)) }
+                return
+            }
             var byDirectory: [Substring: [Int]] = [:]
-            for (i, write) in writes.enumerated() {
+            for (i, write) in all.enumerated() {
                 let slash = write.path.lastIndex(of: "/") ?? write.path.startIndex
                 byDirectory[write.path[..<slash], default: []].append(i)
             }
             let buckets = Array(byDirectory.values)
-            let all = writes
             DispatchQueue.concurrentPerform(iterations: min(threads, buckets.count)) { lane in
                 for bucket in stride(from: lane, to: buckets.count, by: threads) {
-                    for i in buckets[bucket] { renameOne(all[i], i) }
+                    for i in buckets[bucket] { record(i, renameOne(all[i])) }
                 }
             }
-        } else {
-            for (i, write) in writes.enumerated() { renameOne(write, i) }
         }
         for (i, write) in writes.enumerated() {
             if let failure = failures[i] {
@@ -150,6 +139,20 @@ public struct PackageApplier: Sendable {
 
     /// From this many files a commit renames on all cores.
     static let parallelRenames = 256
+
+    /// The failure of each of `count` file operations, by number: `run` performs them (on as many threads
+    /// as it likes) and records each one's outcome; each number must be recorded by one thread only.
+    static func failures(_ count: Int, _ run: (_ record: @Sendable (Int, String?) -> Void) -> Void) -> [String?] {
+        let slots = UnsafeMutableBufferPointer<String?>.allocate(capacity: count)
+        slots.initialize(repeating: nil)
+        defer {
+            slots.deinitialize()
+            slots.deallocate()
+        }
+        nonisolated(unsafe) let shared = slots
+        run { i, failure in shared[i] = failure }
+        return Array(slots)
+    }
 
     /// Deletes the extra files, then the directories they leave empty where their item says so.
     func removeExtra(_ extra: IntegrityMetadata, into result: inout ApplyResult) {
