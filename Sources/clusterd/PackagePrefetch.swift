@@ -55,7 +55,7 @@ final class PackagePrefetch: @unchecked Sendable {
     }
 
     /// The early staging of the package at `path`, once it is finished, or nil when none was made for
-    /// it; a staging of any other file is given up and removed.
+    /// it; a staging of any other file is given up and removed, with that file.
     func take(_ path: String) async -> Result<StagedPackage, PackageError>? {
         let staging: Staging? = lock.withLock {
             defer { (current, armed) = (nil, false) }
@@ -64,14 +64,17 @@ final class PackagePrefetch: @unchecked Sendable {
         guard let staging else { return nil }
         // Named before its transfer ended, the file is not the whole package: waiting for the rest could
         // last as long as the connection, so the staging is given up and the file read as it is.
-        let ended = staging.file.state.end != nil
-        if ended && Self.standard(staging.file.path) == Self.standard(path) { return await staging.task.value }
-        staging.file.cancel(ended ? "the master named another package" : "the master named the package before sending all of it")
+        let named = Self.standard(staging.file.path) == Self.standard(path)
+        if named && staging.file.state.end != nil { return await staging.task.value }
+        staging.file.cancel(named ? "the master named the package before sending all of it" : "the master named another package")
         if case .success(let staged) = await staging.task.value { applier.discard(staged) }
+        // A package no syn_m_c_e named is never applied: its file goes too.
+        if !named { unlink(staging.file.path) }
         return nil
     }
 
-    /// Gives up any early staging (the receive failed, the connection closed) and removes what it wrote.
+    /// Gives up any early staging (the receive failed, the connection closed) and removes what it wrote
+    /// and the file it read.
     func abandon() async {
         _ = await take("")
     }

@@ -129,6 +129,8 @@ import Testing
             #expect(second.paths.allSatisfy { FileManager.default.fileExists(atPath: s.home + "/" + $0) })
             #expect(first.paths.allSatisfy { !FileManager.default.fileExists(atPath: s.home + "/" + $0) })
             #expect(Self.temporaryFiles(s.home).isEmpty)
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: s.home + "/queue/cluster/worker1")) ?? ["?"]).isEmpty,
+                    "both received packages removed")
         }
     }
 
