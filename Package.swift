@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Common", targets: ["Common"]),
+        .library(name: "ClusterNode", targets: ["ClusterNode"]),
         .executable(name: "clusterd", targets: ["clusterd"]),
         .executable(name: "cluster_control", targets: ["cluster_control"]),
         .executable(name: "integrity-scan", targets: ["integrity-scan"]),
@@ -37,10 +38,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The daemon's logic as a library: the state machines of each task, the shells that run them.
+        .target(
+            name: "ClusterNode",
+            dependencies: [
+                "Common",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "clusterd",
             dependencies: [
-                "Common",
+                "Common", "ClusterNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -86,6 +99,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "ClusterNodeTests",
+            dependencies: [
+                "ClusterNode", "Common",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(

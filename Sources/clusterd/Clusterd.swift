@@ -1,10 +1,7 @@
 import ArgumentParser
+import ClusterNode
 import Common
 import Foundation
-import Logging
-import NIOCore
-import NIOPosix
-import ServiceLifecycle
 
 @main
 struct Clusterd: AsyncParsableCommand {
@@ -85,7 +82,6 @@ struct Clusterd: AsyncParsableCommand {
     }
 
     private func runNode(_ ctx: NodeContext) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let store: AgentStore
         do {
             store = try AgentStore.open(home: ctx.home, nodeName: ctx.config.nodeName)
@@ -94,36 +90,11 @@ struct Clusterd: AsyncParsableCommand {
             if !f { FileHandle.standardError.write(Data("clusterd: cannot open the agent database: \(error)\n".utf8)) }
             throw ExitCode(1)
         }
-        let clients = LocalClients()
-        let master = ctx.config.nodeType == .master ? Master(ctx: ctx, store: store) : nil
-        let worker = ctx.config.nodeType == .worker ? Worker(ctx: ctx, store: store, clients: clients) : nil
-        let local = LocalServer(ctx: ctx, master: master, worker: worker, clients: clients)
-        var services: [any Service] = [NodeService { try await local.run(group: group) }]
-        if let master { services.append(NodeService { try await master.run(group: group) }) }
-        if let worker { services.append(NodeService { try await worker.run(group: group) }) }
-        var logger = Logger(label: "clusterd")
-        logger.logLevel = .critical
-        let serviceGroup = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await serviceGroup.run()
-        } catch is CancellationError {
-            // The graceful-shutdown path: services end by cancellation.
+            try await NodeRuntime.run(ctx, store: store)
         } catch {
             ctx.log.error(tag: "Cluster", subtag: "Main", "Unhandled exception: \(error)")
-            try? await group.shutdownGracefully()
             throw ExitCode(1)
         }
-        ctx.log.info(tag: "Cluster", subtag: "Main", "SIGNAL received. Exit...")
-        try? await group.shutdownGracefully()
-    }
-}
-
-/// A node task as a service: runs until the task ends or the process is asked to stop.
-struct NodeService: Service {
-    let body: @Sendable () async throws -> Void
-    init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
-    func run() async throws {
-        try await cancelWhenGracefulShutdown { try await body() }
     }
 }

@@ -1,3 +1,4 @@
+import ClusterNode
 import Common
 import Foundation
 
@@ -7,8 +8,9 @@ enum Daemon {
     /// node. (Re-executing instead of fork(): forking a multithreaded Swift process is unsafe.)
     static func spawnBackground() throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
-                                                 : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0])
+        // The running binary itself: argv[0] may be a bare name found through PATH, or relative to a
+        // directory this process has left.
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         p.arguments = Array(CommandLine.arguments.dropFirst())
         var env = ProcessInfo.processInfo.environment
         env["CLUSTERD_DAEMON_CHILD"] = "1"

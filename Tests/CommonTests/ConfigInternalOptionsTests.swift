@@ -13,7 +13,7 @@ import Testing
         let d = InternalOptions.defaults
         #expect(d.syncIntegrity == 9 && d.syncAgentInfo == 10 && d.syncAgentGroupsWorker == 30 && d.timeoutAgentGroups == 40)
         #expect(d.keepAlive == 60 && d.connectionRetry == 10 && d.maxFailedKeepaliveAttempts == 2 && d.agentGroupsMismatchLimit == 5)
-        #expect(d.processPoolSize == 2 && d.syncAgentGroupsMaster == 10 && d.timeoutExtraValid == 40 && d.recalculateIntegrity == 8)
+        #expect(d.processPoolSize == ProcessInfo.processInfo.activeProcessorCount && d.syncAgentGroupsMaster == 10 && d.timeoutExtraValid == 40 && d.recalculateIntegrity == 8)
         #expect(d.timeoutAgentInfo == 40 && d.agentGroupStartDelay == 30 && d.checkWorkerLastKeepalive == 60)
         #expect(d.maxAllowedTimeWithoutKeepalive == 120 && d.maxLockedIntegrityTime == 1000)
         #expect(d.timeoutClusterRequest == 20 && d.timeoutDapiRequest == 200 && d.timeoutReceivingFile == 120)

@@ -75,7 +75,8 @@ import Testing
         let eleventh = try RawClient(port: port, key: Harness.key)
         #expect(eleventh.isClosedByPeer(within: 3))
         #expect(master.log.contains("Too many connections from 127.0.0.1 (11), rejecting."))
-        // The ten accepted connections still work.
+        // The ten accepted connections still work (a peer may only say hello before its hello is accepted).
+        #expect(try clients[9].request("hello", "limit-probe wazuh worker 4.8.1")?.name == "ok")
         #expect(try clients[9].request("echo", "still here")?.payload == Array("still here".utf8))
     }
 }

@@ -15,7 +15,8 @@ public struct InternalOptions: Sendable, Equatable {
     public var maxFailedKeepaliveAttempts: Int = 2
     public var agentGroupsMismatchLimit: Int = 5
     // intervals.master
-    public var processPoolSize: Int = 2
+    /// Threads of the CPU pool; 4.8.1 defaults to 2 processes, here the core count (threads, no GIL).
+    public var processPoolSize: Int = ProcessInfo.processInfo.activeProcessorCount
     public var syncAgentGroupsMaster: Double = 10
     public var timeoutExtraValid: Double = 40
     public var recalculateIntegrity: Double = 8

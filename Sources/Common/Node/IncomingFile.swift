@@ -21,14 +21,14 @@ public final class IncomingFile: @unchecked Sendable {
 
     public init(path: String) { self.path = path }
 
-    func advance(by count: Int) {
+    public func advance(by count: Int) {
         condition.withLock { received += count }
         condition.broadcast()
     }
 
-    func complete() { finish(.complete) }
+    public func complete() { finish(.complete) }
 
-    func fail(_ reason: String) { finish(.failed(reason)) }
+    public func fail(_ reason: String) { finish(.failed(reason)) }
 
     /// Gives up on the file: a reader waiting for more is woken and fails. The transfer itself goes on.
     public func cancel(_ reason: String) { finish(.failed(reason)) }

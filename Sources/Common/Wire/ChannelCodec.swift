@@ -5,11 +5,22 @@ public struct OutboundMessage: Sendable {
     public var counter: UInt32
     public var command: String
     public var payload: [UInt8]
+    /// Set when `payload` is already the Fernet token of a plaintext of this many bytes (the link
+    /// encrypts large payloads off the event loop); the codec then only divides it into frames.
+    public var encryptedPlaintextLength: Int?
 
     public init(counter: UInt32, command: String, payload: [UInt8]) {
         self.counter = counter
         self.command = command
         self.payload = payload
+    }
+
+    /// A message whose payload is already encrypted: `token` is the Fernet token of `plaintextLength` bytes.
+    public init(counter: UInt32, command: String, encryptedPayload token: [UInt8], plaintextLength: Int) {
+        self.counter = counter
+        self.command = command
+        self.payload = token
+        self.encryptedPlaintextLength = plaintextLength
     }
 
     public init(counter: UInt32, command: String, text: String) {
@@ -79,7 +90,12 @@ public struct ClusterFrameEncoder: MessageToByteEncoder {
     }
 
     public func encode(data: OutboundMessage, out: inout ByteBuffer) throws {
-        let bytes = try encoder.encode(counter: data.counter, command: data.command, payload: data.payload)
+        var bytes: [UInt8] = []
+        if let plaintextLength = data.encryptedPlaintextLength {
+            try encoder.frame(counter: data.counter, command: data.command, body: data.payload, plaintextLength: plaintextLength, into: &bytes)
+        } else {
+            try encoder.encode(counter: data.counter, command: data.command, payload: data.payload, into: &bytes)
+        }
         out.writeBytes(bytes)
     }
 }

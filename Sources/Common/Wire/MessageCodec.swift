@@ -41,12 +41,18 @@ public struct MessageEncoder: Sendable {
     }
 
     public func encode(counter: UInt32, command: String, payload: [UInt8], into out: inout [UInt8]) throws {
-        let whole = try CommandField(name: command)
         let body = fernet.map { $0.encrypt(payload) } ?? payload
+        try frame(counter: counter, command: command, body: body, plaintextLength: payload.count, into: &out)
+    }
+
+    /// The frames of a message whose payload is already what goes on the wire (`body`: the Fernet token
+    /// of `plaintextLength` bytes, or the plaintext itself on an unencrypted link).
+    public func frame(counter: UInt32, command: String, body: [UInt8], plaintextLength: Int, into out: inout [UInt8]) throws {
+        let whole = try CommandField(name: command)
         guard body.count <= WireLimits.maxMessageSize else {
             throw WireError.payloadTooLarge(length: body.count, limit: WireLimits.maxMessageSize)
         }
-        if payload.count <= requestChunk {
+        if plaintextLength <= requestChunk {
             out.reserveCapacity(out.count + WireLimits.headerSize + body.count)
             FrameHeader(counter: counter, length: UInt32(body.count), command: whole).write(into: &out)
             out.append(contentsOf: body)

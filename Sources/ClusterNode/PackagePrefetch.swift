@@ -24,7 +24,10 @@ final class PackagePrefetch: @unchecked Sendable {
     private var armed = false
     private var current: Staging?
 
-    init(home: String, worker: String, budget: Int) {
+    private let pool: CPUPool
+
+    init(home: String, worker: String, budget: Int, pool: CPUPool) {
+        self.pool = pool
         applier = PackageApplier(home: home)
         self.budget = budget
         directory = Self.standard(home + "/queue/cluster/" + worker) + "/"
@@ -40,11 +43,13 @@ final class PackagePrefetch: @unchecked Sendable {
         lock.withLock {
             guard armed, current == nil, Self.standard(file.path).hasPrefix(directory) else { return }
             armed = false
-            let (applier, budget) = (self.applier, self.budget)
-            current = Staging(file: file, task: Task.detached {
+            let (applier, budget, pool) = (self.applier, self.budget, self.pool)
+            // Owned by this prefetch: `take` and `abandon` (called when the connection closes) wait for it.
+            // On the CPU pool, where it waits for the transfer's bytes: nothing the transfer needs runs
+            // on the pool (file chunks are decrypted inline, under `FernetOffload.threshold`).
+            current = Staging(file: file, task: Task {
                 do {
-                    // Its own thread: it waits for the transfer, which a pool thread must never do.
-                    return .success(try await onOwnThread("clusterd.stage") { try applier.stage(incoming: file, budget: budget) })
+                    return .success(try await pool.run { try applier.stage(incoming: file, budget: budget) })
                 } catch let error as PackageError {
                     return .failure(error)
                 } catch {

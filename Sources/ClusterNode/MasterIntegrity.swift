@@ -15,23 +15,37 @@ actor MasterIntegrity {
 
     func run() async throws {
         while !Task.isCancelled {
-            recalculate()
+            await recalculate()
             try await Task.sleep(nanoseconds: UInt64(ctx.options.recalculateIntegrity * 1e9))
         }
     }
 
     /// One `Local integrity` round: rescans (unchanged files come from the cache) and opens a new cycle.
-    func recalculate() {
+    /// The scan runs on the CPU pool, outside this actor: permission requests and health queries are
+    /// answered from the previous snapshot meanwhile (4.8.1 and earlier clusterd made them wait).
+    nonisolated func recalculate() async {
         let start = Date()
-        ctx.log.info(tag: "Master", subtag: "Local integrity", "Starting.")
-        let scan = IntegrityScanner(home: ctx.home, concurrency: ctx.options.processPoolSize).scan(cache: &cache)
-        for issue in scan.issues {
-            ctx.log.error(tag: "Master", subtag: "Local integrity", "Can't read metadata from file \(issue)")
+        let log = ctx.log
+        log.info(tag: "Master", subtag: "Local integrity", "Starting.")
+        let (home, threads, cache) = (ctx.home, ctx.pool.threads, await self.cache)
+        let outcome = await ctx.pool.result { () -> (IntegrityScan, HashCache) in
+            var cache = cache
+            let scan = IntegrityScanner(home: home, concurrency: threads).scan(cache: &cache)
+            return (scan, cache)
         }
-        snapshot = scan.metadata
+        guard case .success(let (scan, newCache)) = outcome else { return }  // the pool is shutting down
+        for issue in scan.issues {
+            log.error(tag: "Master", subtag: "Local integrity", "Can't read metadata from file \(issue)")
+        }
+        await install(scan.metadata, cache: newCache)
+        log.info(tag: "Master", subtag: "Local integrity", "Finished in \(elapsed(since: start)). Calculated metadata of \(scan.metadata.count) files.")
+    }
+
+    private func install(_ metadata: IntegrityMetadata, cache: HashCache) {
+        snapshot = metadata
+        self.cache = cache
         hasSnapshot = true
         grantedThisCycle.removeAll()
-        ctx.log.info(tag: "Master", subtag: "Local integrity", "Finished in \(elapsed(since: start)). Calculated metadata of \(scan.metadata.count) files.")
     }
 
     /// `syn_i_w_m_p`: granted at most once per cycle, and only while the worker's lock is free.

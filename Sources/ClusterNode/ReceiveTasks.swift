@@ -1,5 +1,6 @@
 import Common
 import Foundation
+import NIOCore
 
 /// Receive tasks of one connection (PROTOCOL.md §4.4): a sync command creates a task with a UUID, the
 /// peer sends the file, then `*_e <id> <path>` (or `*_r <id> <error>`) completes it. The waiting side
@@ -11,6 +12,11 @@ actor ReceiveTasks {
     }
 
     private var tasks: [String: State] = [:]
+    /// The expiry timer of each waiting task, cancelled when its file (or the connection's end) comes.
+    private var timers: [String: Scheduled<Void>] = [:]
+    private let eventLoop: any EventLoop
+
+    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
     func create() -> String {
         let id = UUID().uuidString.lowercased()
@@ -24,6 +30,7 @@ actor ReceiveTasks {
         switch state {
         case .pending(let waiter?):
             tasks[id] = nil
+            timers.removeValue(forKey: id)?.cancel()
             waiter.resume(returning: result)
         case .pending(nil):
             tasks[id] = .done(result)
@@ -42,14 +49,14 @@ actor ReceiveTasks {
         guard tasks[id] != nil else { return .failure(.cluster(3027, id)) }
         return await withCheckedContinuation { continuation in
             tasks[id] = .pending(continuation)
-            Task {
-                try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
-                self.expire(id)
+            timers[id] = eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) {
+                Task { await self.expire(id) }
             }
         }
     }
 
     private func expire(_ id: String) {
+        timers[id] = nil
         if case .pending(let waiter?)? = tasks[id] {
             tasks[id] = nil
             waiter.resume(returning: .failure(.cluster(3039)))
@@ -62,6 +69,8 @@ actor ReceiveTasks {
             if case .pending(let waiter?) = state { waiter.resume(returning: .failure(.cluster(3040, "connection closed"))) }
         }
         tasks.removeAll()
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
     }
 }
 
@@ -69,13 +78,6 @@ actor ReceiveTasks {
 func splitFirstSpace(_ payload: [UInt8]) -> (String, [UInt8]) {
     guard let i = payload.firstIndex(of: 0x20) else { return (String(decoding: payload, as: UTF8.self), []) }
     return (String(decoding: payload[..<i], as: UTF8.self), Array(payload[(i + 1)...]))
-}
-
-/// Path of a received package, relative to the home, checked to stay under `queue/cluster/`.
-func receivedPackagePath(home: String, relative: String) -> String? {
-    let parts = relative.split(separator: "/")
-    guard parts.count >= 3, parts[0] == "queue", parts[1] == "cluster", !parts.contains(where: { $0 == ".." || $0 == "." }) else { return nil }
-    return home + "/" + parts.joined(separator: "/")
 }
 
 /// A new package path `queue/cluster/<worker>/<worker>-<epoch>-<uuid hex>.zip`, named as 4.8.1 names them.

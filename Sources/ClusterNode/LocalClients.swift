@@ -21,7 +21,7 @@ actor LocalClients {
 /// Delivers a SendSync result to a local client as a request (`ok` + the daemon's reply, or `err`),
 /// the way a C daemon waits for it. Nothing answers that request, so its timeout is ignored.
 func deliverSendSync(_ result: Result<[UInt8], WazuhException>, to link: PeerLink, timeout: Double) {
-    Task {
+    link.tasks.spawn {
         switch result {
         case .success(let reply): _ = try? await link.request("ok", reply, timeout: timeout)
         case .failure(let e): _ = try? await link.request("err", Array(e.description.utf8), timeout: timeout)

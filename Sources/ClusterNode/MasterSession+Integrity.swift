@@ -17,12 +17,20 @@ extension MasterSession {
         case "syn_i_w_m":
             await master.integrity.lock(worker)
             let id = await receiveTasks.create()
-            Task { await self.integrityCheck(taskID: id, worker: worker, link: link) }
+            link.tasks.spawn {
+                await self.integrityCheck(taskID: id, worker: worker, link: link)
+                await self.master.integrity.release(worker)
+            }
             return .ok(id)
         case "syn_i_w_m_e":
             let (id, rest) = splitFirstSpace(message.payload)
             let relative = String(decoding: rest, as: UTF8.self)
-            guard let path = receivedPackagePath(home: ctx.home, relative: relative) else { return .errText("Write path not allowed") }
+            // Only a file this worker sent on this connection (4.8.1 opens any path it is given, so a
+            // peer could make the master read, then delete, its own local socket).
+            guard let path = await link.claimReceivedFile(relative) else {
+                ctx.log.error(tag: tag, subtag: "Integrity check", "Refused 'syn_i_w_m_e' naming '\(relative)': not a file \(worker) sent on this connection.")
+                return .err(.cluster(3040, "'\(relative)' is not a file received from \(worker) on this connection"))
+            }
             if await receiveTasks.complete(id, with: .success(path)) { return .ok("File correctly received") }
             return .err(.cluster(3027, id))
         case "syn_i_w_m_r":
@@ -49,7 +57,6 @@ extension MasterSession {
         let subtag = "Integrity check"
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
         await master.registry.update(worker) { $0.status.integrityCheckStart = start }
-        defer { Task { await self.master.integrity.release(worker) } }
         let received = await receiveTasks.wait(taskID, timeout: ctx.options.timeoutReceivingFile)
         let path: String
         switch received {
@@ -64,13 +71,16 @@ extension MasterSession {
         ctx.log.debug(tag: tag, subtag: subtag, "Received file from worker: '\(path)'")
         let workerMetadata: IntegrityMetadata
         do {
-            defer { unlink(path) }
-            // Read from the file in a window; the metadata is all a worker's package should carry.
-            let package = try PackageStreamReader(maxDecompressedSize: ctx.receiveBudget).read(file: path) { _ in }
-            guard case .node(let metadata) = package.metadata else {
-                throw WazuhException.cluster(3001, "the worker sent a package of files instead of its metadata")
+            let budget = ctx.receiveBudget
+            workerMetadata = try await ctx.pool.run {
+                defer { unlink(path) }
+                // Read from the file in a window; the metadata is all a worker's package should carry.
+                let package = try PackageStreamReader(maxDecompressedSize: budget).read(file: path) { _ in }
+                guard case .node(let metadata) = package.metadata else {
+                    throw WazuhException.cluster(3001, "the worker sent a package of files instead of its metadata")
+                }
+                return metadata
             }
-            workerMetadata = metadata
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error processing worker's integrity information: \(error)")
             return
@@ -78,7 +88,7 @@ extension MasterSession {
         let snapshot = await master.integrity.snapshot
         let diff: IntegrityDiff
         do {
-            diff = try IntegrityComparison.compare(master: snapshot, worker: workerMetadata)
+            diff = try await ctx.pool.run { try IntegrityComparison.compare(master: snapshot, worker: workerMetadata) }
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error comparing integrity: \(error)")
             return

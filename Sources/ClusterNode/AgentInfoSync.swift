@@ -27,7 +27,7 @@ extension WorkerSession {
         // SQLite still writes; the reader's outcome is collected once the string is out.
         let store = self.store
         let (pages, delivered) = AsyncStream.makeStream(of: String?.self)  // nil: that was the last page
-        let reader = Task.detached {
+        async let readError: String? = ctx.pool.result {
             defer { delivered.finish() }
             var status = "due"
             while status == "due" {
@@ -37,25 +37,24 @@ extension WorkerSession {
                     if pageStatus != "due" { delivered.yield(nil) }
                 }
             }
-        }
+        }.errorText
         var chunks: [JSONValue] = []
         var complete = false
         for await page in pages {
             guard let page else { complete = true; break }
             chunks.append(.string(page))
         }
-        let reportReadError = { (result: Result<Void, any Error>) in
-            if case .failure(let error) = result {
-                self.ctx.log.error(tag: tag, subtag: subtag, "Could not obtain data from wazuh-db: \(error)")
-            }
+        let log = ctx.log
+        let reportReadError = { (error: String?) in
+            if let error { log.error(tag: tag, subtag: subtag, "Could not obtain data from wazuh-db: \(error)") }
         }
         if !complete {  // the reader failed before the last page: nothing is sent, as for any read error
-            reportReadError(await reader.result)
+            reportReadError(await readError)
             chunks = []
         }
         ctx.log.debug(tag: tag, subtag: subtag, "Obtained \(chunks.count) chunks of data in \(elapsed(since: start)).")
         guard !chunks.isEmpty else {
-            if complete { reportReadError(await reader.result) }
+            if complete { reportReadError(await readError) }
             ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated 0 chunks.")
             return
         }
@@ -70,7 +69,7 @@ extension WorkerSession {
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing agent info: \(error)")
         }
-        reportReadError(await reader.result)  // a failed commit leaves the rows syncreq for the next round
+        reportReadError(await readError)  // a failed commit leaves the rows syncreq for the next round
     }
 
     /// `syn_m_a_e` / `syn_m_a_err` from the master.
@@ -83,8 +82,8 @@ extension WorkerSession {
         }
         _ = ctx.log.syncResult(message.payload, since: agentInfoStart, tag: tag, subtag: subtag)
         // The round's checkpoint, now that the master is done: earlier it would compete with its writes.
-        let store = self.store, log = ctx.log
-        Task { await store.checkpointAfterRound(log, tag: tag, subtag: subtag) }
+        let store = self.store, log = ctx.log, pool = ctx.pool
+        link.tasks.spawn { await store.checkpointAfterRound(log, pool: pool, tag: tag, subtag: subtag) }
         return .ok("Thanks")
     }
 }
@@ -99,7 +98,10 @@ extension MasterSession {
         }
         let id = String(decoding: message.payload, as: UTF8.self)
         await master.registry.update(worker) { $0.status.agentInfoFree = false }
-        Task { await self.agentInfoSync(stringID: id, worker: worker, link: link) }
+        link.tasks.spawn {
+            await self.agentInfoSync(stringID: id, worker: worker, link: link)
+            await self.master.registry.update(worker) { $0.status.agentInfoFree = true }
+        }
         return .ok(id)
     }
 
@@ -107,7 +109,6 @@ extension MasterSession {
         let subtag = "Agent-info sync"
         let start = Date()
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
-        defer { Task { await self.master.registry.update(worker) { $0.status.agentInfoFree = true } } }
         guard let bytes = await link.takeString(stringID) else {
             _ = try? await link.request("syn_m_a_err", text: "error while trying to access string under task_id b'\(stringID)'.")
             return
@@ -121,7 +122,7 @@ extension MasterSession {
         let parsed = Date()
         let store = master.store
         let timeout = ctx.options.timeoutAgentInfo
-        let outcome = await Task.detached { () -> (Int, [String], Bool) in
+        let pooled = await ctx.pool.result { () -> (Int, [String], Bool) in
             var updated = 0
             var errors: [String] = []
             let deadline = Date().addingTimeInterval(timeout)
@@ -135,7 +136,12 @@ extension MasterSession {
                 }
             }
             return (updated, errors, false)
-        }.value
+        }
+        let outcome: (Int, [String], Bool)
+        switch pooled {
+        case .success(let value): outcome = value
+        case .failure(let error): outcome = (0, ["\(error)"], false)
+        }
         ctx.log.debug(tag: tag, subtag: subtag, "\(outcome.0)/\(chunks.count) chunks updated in wazuh-db in \(elapsed(since: parsed)) (read in \(String(format: "%.3fs", parsed.timeIntervalSince(start)))).")
         if outcome.2 { ctx.log.error(tag: tag, subtag: subtag, "Timeout while processing agent-info chunks.") }
         for (i, e) in outcome.1.enumerated() {
@@ -144,7 +150,7 @@ extension MasterSession {
         let result: JSONValue = ["updated_chunks": .int(Int64(outcome.0)), "error_messages": .array(outcome.1.map { .string($0) }),
                                  "time_spent": .double(Date().timeIntervalSince(start))]
         _ = try? await link.request("syn_m_a_e", text: result.pythonText)
-        await store.checkpointAfterRound(ctx.log, tag: tag, subtag: subtag)
+        await store.checkpointAfterRound(ctx.log, pool: ctx.pool, tag: tag, subtag: subtag)
         let end = Date()
         let n = outcome.0
         await master.registry.update(worker) {
@@ -175,10 +181,10 @@ extension ClusterLog {
 }
 
 extension AgentStore {
-    /// `checkpoint()`, which the agent-info commands leave for after the round, off the event loop. A
+    /// `checkpoint()`, which the agent-info commands leave for after the round, on the CPU pool. A
     /// failure is only logged: the next write checkpoints again.
-    func checkpointAfterRound(_ log: ClusterLog, tag: String, subtag: String) async {
-        if case .failure(let error) = await Task.detached(operation: { try self.checkpoint() }).result {
+    func checkpointAfterRound(_ log: ClusterLog, pool: CPUPool, tag: String, subtag: String) async {
+        if case .failure(let error) = await pool.result({ try self.checkpoint() }) {
             log.warning(tag: tag, subtag: subtag, "Could not checkpoint the agent database: \(error)")
         }
     }

@@ -24,18 +24,12 @@ final class Master: Sendable {
     private var log: ClusterLog { ctx.log }
 
     func run(group: EventLoopGroup) async throws {
-        let fernet = ctx.fernet
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: ctx.config.bindAddr, port: ctx.config.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(ClusterFrameDecoder(fernet: fernet, payloadDeadline: .seconds(Int64(WireLimits.payloadDeadlineSeconds)))))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder(fernet: fernet)))
-                    return try NIOAsyncChannel<WireMessage, OutboundMessage>(wrappingChannelSynchronously: channel)
-                }
+                channel.eventLoop.makeCompletedFuture { try LinkPipeline.install(on: channel) }
             }
         log.info(tag: "Master", subtag: "Main", "Serving on ('\(ctx.config.bindAddr)', \(ctx.config.port))")
         try await withThrowingDiscardingTaskGroup { group in
@@ -81,18 +75,23 @@ final class Master: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let log = ctx.log
-                let link = PeerLink(outbound: outbound, remote: "\(ip):\(port)", requestTimeout: ctx.options.timeoutClusterRequest,
-                                    home: ctx.home, logger: { level, text in log.log(level, tag: session.tag, subtag: "Main", text) }) { message, link in
+                // Before its hello is accepted a worker may only say hello; its files land in
+                // queue/cluster/<its name>/ once the name is known.
+                let link = PeerLink(outbound: outbound, fernet: ctx.fernet, pool: ctx.pool, eventLoop: channel.eventLoop,
+                                    remote: "\(ip):\(port)", requestTimeout: ctx.options.timeoutClusterRequest, limits: ctx.peerLimits,
+                                    home: ctx.home, preHello: ["hello"],
+                                    logger: { level, text in log.log(level, tag: session.tag, subtag: "Main", text) }) { message, link in
                     await session.handle(message, link: link)
                 }
                 await session.attach(link)
                 do {
-                    for try await message in inbound { await link.received(message) }
+                    try await link.serve(inbound)
                     await session.closed(error: nil)
                 } catch {
                     await session.closed(error: error)
                 }
                 await link.close()
+                log.debug2(tag: session.tag, subtag: "Main", "Live session tasks: \(SessionTasks.live.load(ordering: .relaxed))")
             }
         } catch {
             await session.closed(error: error)

@@ -18,12 +18,13 @@ extension Master {
             } else {
                 do {
                     let store = self.store
-                    let chunks = try await Task.detached {
+                    let chunks = try await ctx.pool.run {
                         try Self.collectChunks { try store.syncAgentGroupsGet(condition: .syncStatus, setSynced: true, getGlobalHash: true, lastID: $0) }
-                    }.value
+                    }
                     ctx.log.debug(tag: "Master", subtag: subtag, "Obtained \(chunks.count) chunks of data in \(elapsed(since: start)).")
                     if !chunks.isEmpty {
-                        for w in workers { Task { await self.sendAgentGroups(chunks, to: w, full: false) } }
+                        // Each send belongs to that worker's connection and ends with it.
+                        for w in workers { w.link.tasks.spawn { await self.sendAgentGroups(chunks, to: w, full: false) } }
                     }
                     ctx.log.info(tag: "Master", subtag: subtag, "Finished in \(elapsed(since: start)).")
                 } catch {
@@ -74,12 +75,12 @@ extension Master {
         let tag = "Worker \(worker.name)", subtag = "Agent-groups send full"
         let store = self.store
         do {
-            let chunks = try await Task.detached { () throws -> [String] in
+            let chunks = try await ctx.pool.run { () throws -> [String] in
                 do { try store.recalculateAgentGroupHashes() } catch {
                     // 4.8.1 only warns and goes on.
                 }
                 return try Self.collectChunks { try store.syncAgentGroupsGet(condition: .all, setSynced: false, getGlobalHash: false, lastID: $0) }
-            }.value
+            }
             if chunks.isEmpty {
                 ctx.log.info(tag: tag, subtag: subtag, "Finished in 0.000s. Updated 0 chunks.")
                 return
@@ -97,7 +98,7 @@ extension MasterSession {
         let subtag = full ? "Agent-groups send full" : "Agent-groups send"
         switch message.name {
         case "syn_w_g_c":
-            if let info = await master.registry.worker(worker) { Task { await master.sendAllAgentGroups(to: info) } }
+            if let info = await master.registry.worker(worker) { info.link.tasks.spawn { await self.master.sendAllAgentGroups(to: info) } }
             return .ok("<clusterd full agent-groups task for \(worker)>")
         case "syn_w_g_err", "syn_wgc_err":
             ctx.log.error(tag: tag, subtag: subtag, "There was an error while processing agent-groups on the peer: \(String(decoding: message.payload, as: UTF8.self))")
@@ -122,7 +123,7 @@ extension WorkerSession {
     func agentGroupsReceived(_ message: WireMessage) -> Reply {
         let id = String(decoding: message.payload, as: UTF8.self)
         let full = message.name == "syn_g_m_w_c"
-        Task { await self.applyAgentGroups(stringID: id, full: full) }
+        link.tasks.spawn { await self.applyAgentGroups(stringID: id, full: full) }
         return .ok(id)
     }
 
@@ -142,7 +143,7 @@ extension WorkerSession {
         }
         let chunks = envelope["chunks"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let store = self.store
-        let (updated, errors) = await Task.detached { () -> (Int, [String]) in
+        let pooled = await ctx.pool.result { () -> (Int, [String]) in
             var updated = 0
             var errors: [String] = []
             for chunk in chunks {
@@ -160,12 +161,13 @@ extension WorkerSession {
             }
             if full { try? store.recalculateAgentGroupHashes() }
             return (updated, errors)
-        }.value
+        }
+        let (updated, errors) = (try? pooled.get()) ?? (0, [pooled.errorText ?? ""])
         let result: JSONValue = ["updated_chunks": .int(Int64(updated)), "error_messages": .array(errors.map { .string($0) }),
                                  "time_spent": .double(Date().timeIntervalSince(start))]
         _ = try? await link.request(full ? "syn_wgc_e" : "syn_w_g_e", text: result.pythonText)
         if !full, let last = chunks.last, let masterHash = (try? JSONParser.parse(last))?.arrayValue?.first?["hash"] {
-            let local = try? store.globalGroupHash()
+            let local = try? await ctx.pool.run { try store.globalGroupHash() }
             let masterText = masterHash.stringValue
             if local == masterText {
                 groupMismatches = 0

@@ -38,7 +38,11 @@ actor SendSyncService {
             return .failure(e)
         }
         let path = ctx.home + "/" + relative
-        let result = await Task.detached { Self.exchange(path: path, message: text, timeout: 20) }.value
+        let result: Result<[UInt8], WazuhException>
+        switch await ctx.pool.result({ Self.exchange(path: path, message: text, timeout: 20) }) {
+        case .success(let answer): result = answer
+        case .failure(let error): result = .failure(.internal(1014, "\(path): \(error)"))
+        }
         if case .failure(let e) = result {
             ctx.log.error(tag: "Master", subtag: "SendSync", "Error in SendSync (parameters \(daemon)): \(e)")
         }

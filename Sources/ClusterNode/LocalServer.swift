@@ -28,12 +28,8 @@ final class LocalServer: Sendable {
         unlink(staging)
         let server = try await ServerBootstrap(group: group)
             .bind(unixDomainSocketPath: staging, cleanupExistingSocketFile: true) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // The local socket is not encrypted; frames are still capped at the message limit.
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClusterFrameDecoder(fernet: nil)))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder(fernet: nil)))
-                    return try NIOAsyncChannel<WireMessage, OutboundMessage>(wrappingChannelSynchronously: channel)
-                }
+                // Not encrypted; frames are still capped at the message limit and held to the payload deadline.
+                channel.eventLoop.makeCompletedFuture { try LinkPipeline.install(on: channel) }
             }
         chmod(staging, 0o660)
         // rename(2) replaces a socket file left by a previous run.
@@ -54,22 +50,25 @@ final class LocalServer: Sendable {
     }
 
     private func serve(_ connection: NIOAsyncChannel<WireMessage, OutboundMessage>) async {
+        let eventLoop = connection.channel.eventLoop
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let nameBox = LockedValue("")
-                let link = PeerLink(outbound: outbound, remote: "local", requestTimeout: ctx.options.timeoutClusterRequest) { message, link in
+                // No key, no files, no hello: the local socket's own commands only (file mode 0660 guards it).
+                let link = PeerLink(outbound: outbound, fernet: nil, pool: ctx.pool, eventLoop: eventLoop, remote: "local",
+                                    requestTimeout: ctx.options.timeoutClusterRequest, limits: ctx.peerLimits) { message, link in
                     await self.handle(message, link: link, name: nameBox.value)
                 }
                 let name = await clients.register(link)
                 nameBox.value = name
                 let tag = "Local \(name)"
                 ctx.log.debug(tag: tag, subtag: "Main", "Connection received in local server.")
-                defer { Task { await self.clients.unregister(name) } }
                 do {
-                    for try await message in inbound { await link.received(message) }
+                    try await link.serve(inbound)
                 } catch {
                     ctx.log.error(tag: tag, subtag: "Main", "Closing local connection: \(describe(error))")
                 }
+                await clients.unregister(name)
                 await link.close()
             }
         } catch {
@@ -107,8 +106,9 @@ final class LocalServer: Sendable {
         let timeout = ctx.options.timeoutClusterRequest
         if let master {
             let payload = message.payload
-            Task {
-                let result = await master.sendSync.handle(payload, from: "\(ctx.config.nodeName) (\(name))")
+            let origin = "\(ctx.config.nodeName) (\(name))"
+            link.tasks.spawn {
+                let result = await master.sendSync.handle(payload, from: origin)
                 if !isAsync { deliverSendSync(result, to: link, timeout: timeout) }
             }
         } else {
@@ -128,7 +128,7 @@ final class LocalServer: Sendable {
                 return .err(.cluster(3023))
             }
             let payload = Array("\(name) ".utf8) + message.payload
-            Task {
+            link.tasks.spawn {
                 do {
                     let response = try await masterLink.request("sendsync", payload)
                     if case .err(let e) = response { fail(e) }
@@ -146,7 +146,7 @@ final class LocalServer: Sendable {
         guard let masterLink = worker?.masterLink else { return .err(.cluster(3023)) }
         let command = message.name
         let payload = message.payload
-        Task {
+        local.tasks.spawn {
             do {
                 let response = try await masterLink.request(command, payload)
                 switch response {

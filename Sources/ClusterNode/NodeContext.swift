@@ -1,31 +1,38 @@
 import Common
 import Foundation
 
-/// Everything a running node shares between its tasks: configuration, options, log, key, paths.
-final class NodeContext: Sendable {
-    let home: String
-    let config: ClusterConfig
-    let options: InternalOptions
-    let log: ClusterLog
-    let fernet: Fernet
-    static let version = "4.8.1"
+/// Everything a running node shares between its tasks: configuration, options, log, key, paths, and
+/// the CPU pool all blocking work runs on.
+public final class NodeContext: Sendable {
+    public let home: String
+    public let config: ClusterConfig
+    public let options: InternalOptions
+    public let log: ClusterLog
+    public let fernet: Fernet
+    public let pool: CPUPool
+    public static let version = "4.8.1"
 
-    init(home: String, config: ClusterConfig, options: InternalOptions, log: ClusterLog) throws {
+    /// `pool`: the CPU pool (default: `process_pool_size` threads).
+    public init(home: String, config: ClusterConfig, options: InternalOptions, log: ClusterLog, pool: CPUPool? = nil) throws {
         self.home = home
         self.config = config
         self.options = options
         self.log = log
         self.fernet = try Fernet(clusterKey: config.key)
+        self.pool = pool ?? CPUPool(threads: options.processPoolSize)
     }
 
-    var clusterDir: String { home + "/queue/cluster" }
+    public var clusterDir: String { home + "/queue/cluster" }
+
+    /// The limits every node link holds its peer to.
+    var peerLimits: PeerLimits { PeerLimits(maxFileBytes: receiveBudget) }
 
     /// Decompressed bytes a received package may hold (the zip-bomb guard). The sender bounds the
     /// *compressed* entries by `max_zip_size`; rules and lists are text that deflate several times over,
     /// and `files_metadata.json` is not counted by the sender at all, so the receiver allows twice the
     /// limit plus 32 MiB before it calls a package hostile.
     var receiveBudget: Int { options.maxZipSize * 2 + 32 << 20 }
-    var socketPath: String { clusterDir + "/c-internal.sock" }
+    public var socketPath: String { clusterDir + "/c-internal.sock" }
 
     /// Creates `queue/cluster/<name>/` (0770) and empties it: per-peer temporary packages never outlive
     /// the connection they belong to.
@@ -40,7 +47,7 @@ final class NodeContext: Sendable {
 
     /// Seconds as log lines print them: `10` for 10.0, `0.3` for 0.3 (Python's float text, whole numbers
     /// without their `.0`).
-    static func secondsText(_ seconds: Double) -> String {
+    public static func secondsText(_ seconds: Double) -> String {
         let text = PythonJSONEncoder.pythonFloat(seconds)
         return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
     }

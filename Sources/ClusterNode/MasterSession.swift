@@ -13,7 +13,7 @@ actor MasterSession {
         didSet { tagBox.withLock { $0 = name.map { "Worker \($0)" } ?? "Worker" } }
     }
     private var registeredName: String?
-    let receiveTasks = ReceiveTasks()
+    let receiveTasks: ReceiveTasks
     var zipLimit: ZipLimit
     private let tagBox = Mutex("Worker")
     /// The log tag: `Worker` before `hello`, `Worker <name>` after.
@@ -23,11 +23,12 @@ actor MasterSession {
         self.master = master
         self.ip = ip
         self.channel = channel
+        receiveTasks = ReceiveTasks(eventLoop: channel.eventLoop)
         let o = master.ctx.options
         zipLimit = ZipLimit(max: o.maxZipSize, min: o.minZipSize, tolerance: o.zipLimitTolerance, receiveTimeout: o.timeoutReceivingFile)
     }
 
-    var ctx: NodeContext { master.ctx }
+    nonisolated var ctx: NodeContext { master.ctx }
 
     func attach(_ link: PeerLink) { self.link = link }
 
@@ -58,15 +59,15 @@ actor MasterSession {
         case "sendsync":
             let (client, json) = splitFirstSpace(message.payload)
             let origin = "\(name) (\(client))"
-            Task {
-                let result = await master.sendSync.handle(json, from: origin)
+            link.tasks.spawn {
+                let result = await self.master.sendSync.handle(json, from: origin)
                 switch result {
                 case .success(let reply):
                     do {
                         let id = try await link.sendString(reply)
                         _ = try await link.request("sendsyn_res", text: "\(client) \(id)")
                     } catch {
-                        ctx.log.error(tag: "Master", subtag: "SendSync", "Error in SendSync (parameters \(origin)): \(error)")
+                        self.ctx.log.error(tag: "Master", subtag: "SendSync", "Error in SendSync (parameters \(origin)): \(error)")
                     }
                 case .failure(let e):
                     _ = try? await link.request("sendsyn_err", text: "\(client) \(e)")
@@ -80,13 +81,14 @@ actor MasterSession {
         case "dapi":
             let (client, json) = splitFirstSpace(message.payload)
             let store = master.store
+            let log = ctx.log
             ctx.log.info(tag: "Master", subtag: "D API", "Receiving request: get_agents_overview from \(name) (\(client))")
-            Task {
-                switch AgentsOverview.answer(json, store: store) {
+            link.tasks.spawn {
+                switch await link.cpuResult({ AgentsOverview.answer(json, store: store) }) {
                 case .success(let result):
                     if let id = try? await link.sendString(result) { _ = try? await link.request("dapi_res", text: "\(client) \(id)") }
                 case .failure(let e):
-                    ctx.log.error(tag: "Master", subtag: "D API", "Error in distributed API: \(e)")
+                    log.error(tag: "Master", subtag: "D API", "Error in distributed API: \(e)")
                     _ = try? await link.request("dapi_err", text: "\(client) \(e.json.pythonText)")
                 }
             }
@@ -118,6 +120,7 @@ actor MasterSession {
         if cluster != ctx.config.name { return reject(.cluster(3030)) }
         if version != NodeContext.version { return reject(.cluster(3031)) }
         ctx.resetPeerDirectory(workerName)
+        await link.helloAccepted(fileDirectory: "queue/cluster/\(workerName)")
         await master.registry.accept(workerName)
         // Our workers read the capability line and answer with `capabilities`; Wazuh workers ignore it.
         return .ok("Client \(workerName) added" + Self.capabilitiesAnnouncement)

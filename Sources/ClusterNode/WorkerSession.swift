@@ -1,12 +1,13 @@
 import Common
 import Foundation
+import NIOCore
 
 /// One connection of a worker to its master, with all per-connection state (reset on reconnect, as in
 /// 4.8.1): the integrity hash cache, the receive tasks, whether a check may start, the master's formats.
 actor WorkerSession {
     let ctx: NodeContext
     let link: PeerLink
-    let receiveTasks = ReceiveTasks()
+    let receiveTasks: ReceiveTasks
     private var cache = HashCache()
     private var checkIntegrityFree = true
     private var checkStart = Date()
@@ -20,12 +21,13 @@ actor WorkerSession {
     /// The master's package, unpacked while it arrives; the link tells it of each file it starts receiving.
     nonisolated let prefetch: PackagePrefetch
 
-    init(ctx: NodeContext, link: PeerLink, store: AgentStore, clients: LocalClients, prefetch: PackagePrefetch) {
+    init(ctx: NodeContext, link: PeerLink, store: AgentStore, clients: LocalClients, prefetch: PackagePrefetch, eventLoop: any EventLoop) {
         self.ctx = ctx
         self.link = link
         self.store = store
         self.clients = clients
         self.prefetch = prefetch
+        receiveTasks = ReceiveTasks(eventLoop: eventLoop)
     }
 
     private var tag: String { "Worker \(ctx.config.nodeName)" }
@@ -63,13 +65,19 @@ actor WorkerSession {
         ctx.log.debug(tag: tag, subtag: subtag, "Permission to synchronize granted.")
         checkStart = Date()
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
-        let scan = IntegrityScanner(home: ctx.home, concurrency: ProcessInfo.processInfo.activeProcessorCount).scan(cache: &cache)
         let packagePath = newPackagePath(home: ctx.home, worker: worker)
         var taskID = "None"
         do {
-            try FileManager.default.createDirectory(atPath: (packagePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            _ = try PackageWriter(format: masterSupportsZip ? .zip : .wazuh, home: ctx.home, limit: ctx.options.maxZipSize,
-                                  compressLevel: ctx.options.compressLevel).metadataPackage(scan.metadata, toFile: packagePath)
+            // Scanning and packaging run on the CPU pool; the session keeps answering the master meanwhile.
+            let (home, threads, zip, limit, level, cache) = (ctx.home, ctx.pool.threads, masterSupportsZip, ctx.options.maxZipSize, ctx.options.compressLevel, self.cache)
+            self.cache = try await ctx.pool.run { () throws -> HashCache in
+                var cache = cache
+                let scan = IntegrityScanner(home: home, concurrency: threads).scan(cache: &cache)
+                try FileManager.default.createDirectory(atPath: (packagePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                _ = try PackageWriter(format: zip ? .zip : .wazuh, home: home, limit: limit, compressLevel: level)
+                    .metadataPackage(scan.metadata, toFile: packagePath)
+                return cache
+            }
             defer { unlink(packagePath) }
             let reply = try await link.request("syn_i_w_m")
             guard case .ok(let id) = reply else { throw WazuhException.cluster(3016, reply.text) }
@@ -96,12 +104,15 @@ actor WorkerSession {
             checkIntegrityFree = false
             prefetch.arm()
             let id = await receiveTasks.create()
-            Task { await self.integritySync(taskID: id) }
+            link.tasks.spawn { await self.integritySync(taskID: id) }
             return .ok(id)
         case "syn_m_c_e":
             let (id, rest) = splitFirstSpace(message.payload)
-            guard let path = receivedPackagePath(home: ctx.home, relative: String(decoding: rest, as: UTF8.self)) else {
-                return .errText("Write path not allowed")
+            let relative = String(decoding: rest, as: UTF8.self)
+            // Only a package the master sent on this connection.
+            guard let path = await link.claimReceivedFile(relative) else {
+                ctx.log.error(tag: tag, subtag: "Integrity sync", "Refused 'syn_m_c_e' naming '\(relative)': not a file the master sent on this connection.")
+                return .err(.cluster(3040, "'\(relative)' is not a file received from the master on this connection"))
             }
             if await receiveTasks.complete(id, with: .success(path)) { return .ok("File correctly received") }
             return .err(.cluster(3027, id))
@@ -187,7 +198,7 @@ actor WorkerSession {
             log.debug(tag: tag, subtag: subtag, staged == nil ? "Unpacking the package from its file." : "Package unpacked while it arrived (its last files in \(elapsed(since: start)) after it ended).")
             let result: ApplyResult
             do {
-                result = try await onOwnThread("clusterd.apply") { [staged] () throws -> ApplyResult in
+                result = try await ctx.pool.run { [staged] () throws -> ApplyResult in
                     if let staged { return try applier.commit(staged, removingPackage: path, onMetadata: onMetadata) }
                     // Streamed from the received file: each file goes to its temporary name as it is read,
                     // and nothing becomes visible unless the whole package is sound.
@@ -200,7 +211,7 @@ actor WorkerSession {
                 ctx.log.debug(tag: tag, subtag: subtag, "Updating local files: End.")
                 ctx.log.debug(tag: tag, subtag: subtag, "Files written and made visible in \(elapsed(since: commitStart)).")
             }
-            if (result.created + result.updated).contains("etc/client.keys") { loadClientKeys() }
+            if (result.created + result.updated).contains("etc/client.keys") { await loadClientKeys() }
             if result.hasErrors {
                 ctx.log.error(tag: tag, subtag: subtag, "Found errors: \(result.errorsOverwriting.count) overwriting, \(result.errorsCreating.count) creating and \(result.errorsRemoving.count) removing")
                 for (p, e) in result.errorsOverwriting.merging(result.errorsCreating, uniquingKeysWith: { a, _ in a }).merging(result.errorsRemoving, uniquingKeysWith: { a, _ in a }) {
@@ -221,11 +232,14 @@ actor WorkerSession {
 
     /// After a sync that changed `client.keys`, the store follows it (as a Wazuh manager's database module
     /// does on workers): agents with a key are inserted, agents without one deleted.
-    private func loadClientKeys() {
+    private func loadClientKeys() async {
         let tag = "Worker \(ctx.config.nodeName)"
         do {
-            let text = try String(contentsOfFile: ctx.home + "/etc/client.keys", encoding: .utf8)
-            let (inserted, deleted) = try store.loadClientKeys(ClientKeys.parse(text))
+            let (home, store) = (ctx.home, store)
+            let (inserted, deleted) = try await ctx.pool.run {
+                let text = try String(contentsOfFile: home + "/etc/client.keys", encoding: .utf8)
+                return try store.loadClientKeys(ClientKeys.parse(text))
+            }
             ctx.log.debug(tag: tag, subtag: "Integrity sync", "Agent database updated from client.keys: \(inserted) added, \(deleted) removed.")
         } catch {
             ctx.log.error(tag: tag, subtag: "Integrity sync", "Could not load client.keys into the agent database: \(error)")
@@ -235,6 +249,6 @@ actor WorkerSession {
     /// `sendsyn_err` carries the error text itself; the local client gets it verbatim in an `err` request.
     private func deliverSendSyncText(_ text: String, to local: PeerLink) {
         let timeout = ctx.options.timeoutClusterRequest
-        Task { _ = try? await local.request("err", Array(text.utf8), timeout: timeout) }
+        local.tasks.spawn { _ = try? await local.request("err", Array(text.utf8), timeout: timeout) }
     }
 }

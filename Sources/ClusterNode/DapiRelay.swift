@@ -10,12 +10,12 @@ extension LocalServer {
             let store = master.store
             let payload = message.payload
             ctx.log.info(tag: "Local \(name)", subtag: "D API", "Receiving request: get_agents_overview from \(ctx.config.nodeName) (\(name))")
-            Task { await Self.deliverDapi(AgentsOverview.answer(payload, store: store), to: link) }
+            link.tasks.spawn { await Self.deliverDapi(await link.cpuResult { AgentsOverview.answer(payload, store: store) }, to: link) }
             return .ok("Added request to API requests queue")
         }
         guard let masterLink = worker?.masterLink else { return .err(.cluster(3023)) }
         let payload = Array("\(name) ".utf8) + message.payload
-        Task {
+        link.tasks.spawn {
             do {
                 let reply = try await masterLink.request("dapi", payload)
                 if case .err(let e) = reply { await Self.deliverDapi(.failure(e), to: link) }
@@ -43,13 +43,13 @@ extension WorkerSession {
         let (client, rest) = splitFirstSpace(message.payload)
         guard let local = await clients.link(client) else { return .err(.cluster(3032, client)) }
         if message.name == "dapi_err" {
-            Task { _ = try? await local.request("dapi_err", rest) }
+            local.tasks.spawn { _ = try? await local.request("dapi_err", rest) }
             return .ok("DAPI error forwarded to worker")
         }
         guard let result = await link.takeString(String(decoding: rest, as: UTF8.self)) else {
             return .err(.cluster(3035, String(decoding: rest, as: UTF8.self)))
         }
-        Task { await LocalServer.deliverDapi(.success(result), to: local) }
+        local.tasks.spawn { await LocalServer.deliverDapi(.success(result), to: local) }
         return .ok("Response forwarded to worker")
     }
 }

@@ -4,13 +4,16 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The worker node: connects to the master, says `hello`, sends keep-alives, and reconnects after
-/// `connection_retry` whenever the link is lost (PROTOCOL.md §3.1, §3.3, §3.4). Every connection starts
-/// from fresh state: nothing of a previous link survives a reconnect.
+/// The worker node: connects to the master, says `hello`, sends keep-alives, and reconnects whenever the
+/// link is lost (PROTOCOL.md §3.1, §3.3, §3.4), with a short backoff that rises to `connection_retry`
+/// (`ReconnectBackoff`). Every connection starts from fresh state: nothing of a previous link survives a
+/// reconnect.
 final class Worker: Sendable {
     let ctx: NodeContext
     /// The link to the master while `hello` has been accepted; nil otherwise.
     private let current = Mutex<PeerLink?>(nil)
+    /// Set when the master accepted this connection's `hello` (the backoff starts over after a loss then).
+    private let connectedOnce = Mutex(false)
 
     let store: AgentStore
     let clients: LocalClients
@@ -28,16 +31,19 @@ final class Worker: Sendable {
     var masterLink: PeerLink? { current.withLock { $0 } }
 
     func run(group: EventLoopGroup) async throws {
-        let retry = ctx.options.connectionRetry
-        let retryText = NodeContext.secondsText(retry)
+        var backoff = ReconnectBackoff(ceiling: ctx.options.connectionRetry)
         while !Task.isCancelled {
+            let delay: Double
             do {
                 try await connectOnce(group: group)
                 if Task.isCancelled { return }
-                log.info(tag: "Cluster", subtag: "Main", "Connection with server has been lost. Reconnecting in \(retryText) seconds.")
+                delay = backoff.connectionLost(wasConnected: connectedOnce.withLock { c in defer { c = false }; return c })
+                log.info(tag: "Cluster", subtag: "Main", "Connection with server has been lost. Reconnecting in \(NodeContext.secondsText(delay)) seconds.")
             } catch let error as CancellationError {
                 throw error
             } catch {
+                delay = backoff.attemptFailed()
+                let retryText = NodeContext.secondsText(delay)
                 if Self.isConnectionRefused(error) {
                     log.error(tag: tag, subtag: "Main", "Could not connect to master. Trying again in \(retryText) seconds.")
                 } else if case ChannelError.connectTimeout = error {
@@ -46,7 +52,7 @@ final class Worker: Sendable {
                     log.error(tag: tag, subtag: "Main", "Could not connect to master: \(error). Trying again in \(retryText) seconds.")
                 }
             }
-            try await Task.sleep(nanoseconds: UInt64(retry * 1e9))
+            try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
         }
     }
 
@@ -59,37 +65,35 @@ final class Worker: Sendable {
     }
 
     private func connectOnce(group: EventLoopGroup) async throws {
-        let fernet = ctx.fernet
         let connection = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .connect(host: ctx.config.masterAddress, port: ctx.config.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClusterFrameDecoder(fernet: fernet)))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(ClusterFrameEncoder(fernet: fernet)))
-                    return try NIOAsyncChannel<WireMessage, OutboundMessage>(wrappingChannelSynchronously: channel)
-                }
+                channel.eventLoop.makeCompletedFuture { try LinkPipeline.install(on: channel) }
             }
         let channel = connection.channel
         try await connection.executeThenClose { inbound, outbound in
             let log = ctx.log, tag = self.tag
             let box = LockedValue<WorkerSession?>(nil)
-            let prefetch = PackagePrefetch(home: ctx.home, worker: ctx.config.nodeName, budget: ctx.receiveBudget)
-            let link = PeerLink(outbound: outbound, remote: "master", requestTimeout: ctx.options.timeoutClusterRequest,
-                                home: ctx.home, logger: { level, text in log.log(level, tag: tag, subtag: "Main", text) },
+            let prefetch = PackagePrefetch(home: ctx.home, worker: ctx.config.nodeName, budget: ctx.receiveBudget, pool: ctx.pool)
+            // The master's files land in queue/cluster/<this worker>/, where 4.8.1 masters send them too.
+            let link = PeerLink(outbound: outbound, fernet: ctx.fernet, pool: ctx.pool, eventLoop: channel.eventLoop,
+                                remote: "master", requestTimeout: ctx.options.timeoutClusterRequest, limits: ctx.peerLimits,
+                                home: ctx.home, fileDirectory: "queue/cluster/\(ctx.config.nodeName)",
+                                logger: { level, text in log.log(level, tag: tag, subtag: "Main", text) },
                                 onIncomingFile: { file in prefetch.fileStarted(file) }) { message, _ in
                 log.debug(tag: tag, subtag: "Main", "Command received: 'b'\(message.name)''")
                 guard let session = box.value else { return .errText("unknown command 'b'\(message.name)''") }
                 return await session.handle(message)
             }
-            let session = WorkerSession(ctx: ctx, link: link, store: store, clients: clients, prefetch: prefetch)
+            let session = WorkerSession(ctx: ctx, link: link, store: store, clients: clients, prefetch: prefetch, eventLoop: channel.eventLoop)
             box.value = session
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
                     await self.session(session, link: link, channel: channel)
                 }
                 do {
-                    for try await message in inbound { await link.received(message) }
+                    try await link.serve(inbound)
                     log.info(tag: tag, subtag: "Main", "The master closed the connection")
                 } catch is CancellationError {
                     // Shutting down.
@@ -97,11 +101,12 @@ final class Worker: Sendable {
                     log.error(tag: tag, subtag: "Main", "Connection closed due to an unhandled error: \(describe(error))")
                 }
                 current.withLock { $0 = nil }
+                group.cancelAll()
                 await session.closed()
                 await link.close()
                 ctx.resetPeerDirectory(ctx.config.nodeName)
-                group.cancelAll()
             }
+            log.debug2(tag: tag, subtag: "Main", "Live session tasks: \(SessionTasks.live.load(ordering: .relaxed))")
         }
     }
 
@@ -127,6 +132,7 @@ final class Worker: Sendable {
         log.info(tag: tag, subtag: "Main", "Successfully connected to master.")
         await session.helloAccepted(reply)
         current.withLock { $0 = link }
+        connectedOnce.withLock { $0 = true }
         // Integrity starts right after `hello` (4.8.1 waits one interval first).
         await withDiscardingTaskGroup { group in
             group.addTask { await session.integrityLoop() }

@@ -1,3 +1,4 @@
+import Common
 import Crypto
 import Foundation
 
@@ -65,7 +66,7 @@ private func closeDescriptor(_ fd: Int32) {
 extension PeerLink {
     /// Sends a file that is being produced while it is sent (a package built as it goes out), with
     /// `new_file` / `file_upd` / `file_end` under the name `relpath` (relative to the home, leading `/`).
-    /// `produce` runs on a thread of its own and hands over its bytes through `take` in chunks of the
+    /// `produce` runs on the CPU pool and hands over its bytes through `take` in chunks of the
     /// size it is given; it is at most a few chunks ahead of the sending. When the peer cancels `taskID`,
     /// sending stops and `produce` is stopped too (its `take` throws `PackageError.cancelled`): the value
     /// is nil then. `file_end` is sent in every case, with the checksum of what was sent, so the receiver
@@ -78,11 +79,11 @@ extension PeerLink {
         _ = try await request("new_file", name)
         let dataSize = max(1, min(chunkSize, WireLimits.requestChunk - name.count - 1))
         let pipe = ChunkPipe(depth: 4)
-        let producer = Task {
-            try await onOwnThread("clusterd.send") { () throws -> T in
-                defer { pipe.close() }
-                return try produce(dataSize, pipe.put)
-            }
+        // On the CPU pool; it only waits for the sending below, which never needs the pool (file chunks
+        // are encrypted inline, under `FernetOffload.threshold`).
+        async let produced = pool.result { () throws -> T in
+            defer { pipe.close() }
+            return try produce(dataSize, pipe.put)
         }
         var hash = SHA256()
         var sent = 0
@@ -100,7 +101,7 @@ extension PeerLink {
             sendError = error
         }
         pipe.stop()
-        let outcome = await producer.result
+        let outcome = await produced
         if let sendError { throw sendError }
         _ = try await request("file_end", name + [0x20] + Array(hash.finalize()))
         switch outcome {
@@ -112,17 +113,6 @@ extension PeerLink {
             }
             throw error
         }
-    }
-}
-
-/// Runs `body` on a thread of its own, for work that blocks (waiting for a transfer, long file system
-/// work) and so must not hold one of the few threads of Swift's cooperative pool.
-public func onOwnThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.name = name
-        thread.stackSize = 4 << 20
-        thread.start()
     }
 }
 

@@ -1,0 +1,40 @@
+import Common
+import NIOPosix
+
+/// The node's one pool for blocking and CPU work (DESIGN.md "One concurrency model"): hashing,
+/// compression, package apply, SQLite, large Fernet operations. `process_pool_size` threads (4.8.1's
+/// option, which there sizes a pool of Python processes; here every thread runs at once, no GIL).
+/// Nothing else in the daemon blocks a thread: the event loops only move bytes, and Swift's cooperative
+/// threads only run protocol logic.
+public final class CPUPool: Sendable {
+    let pool: NIOThreadPool
+    public let threads: Int
+
+    public init(threads: Int) {
+        self.threads = max(1, threads)
+        pool = NIOThreadPool(numberOfThreads: self.threads)
+        pool.start()
+    }
+
+    /// Runs `body` on a pool thread and returns its value.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(body)
+    }
+
+    /// Runs `body` on a pool thread; a thrown error comes back as the result's failure.
+    public func result<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async -> Result<T, any Error> {
+        do { return .success(try await pool.runIfActive(body)) } catch { return .failure(error) }
+    }
+
+    public func shutdown() async {
+        try? await pool.shutdownGracefully()
+    }
+}
+
+extension Result {
+    /// The failure's description, nil on success.
+    var errorText: String? {
+        if case .failure(let error) = self { return "\(error)" }
+        return nil
+    }
+}

@@ -1,0 +1,47 @@
+import Common
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// A running node: its event loops (one per core, I/O only), the local socket server, and the master or
+/// worker service, under one `ServiceGroup` that SIGTERM and SIGINT stop gracefully.
+public enum NodeRuntime {
+    /// Runs the node until it is asked to stop; throws what ended it otherwise.
+    public static func run(_ ctx: NodeContext, store: AgentStore) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let clients = LocalClients()
+        let master = ctx.config.nodeType == .master ? Master(ctx: ctx, store: store) : nil
+        let worker = ctx.config.nodeType == .worker ? Worker(ctx: ctx, store: store, clients: clients) : nil
+        let local = LocalServer(ctx: ctx, master: master, worker: worker, clients: clients)
+        var services: [any Service] = [NodeService { try await local.run(group: group) }]
+        if let master { services.append(NodeService { try await master.run(group: group) }) }
+        if let worker { services.append(NodeService { try await worker.run(group: group) }) }
+        var logger = Logger(label: "clusterd")
+        logger.logLevel = .critical
+        let serviceGroup = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Event loops and the CPU pool stop after every service ended.
+        do {
+            try await serviceGroup.run()
+        } catch is CancellationError {
+            // The graceful-shutdown path: services end by cancellation.
+        } catch {
+            await ctx.pool.shutdown()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        await ctx.pool.shutdown()
+        try? await group.shutdownGracefully()
+        ctx.log.info(tag: "Cluster", subtag: "Main", "SIGNAL received. Exit...")
+    }
+}
+
+/// A node task as a service: runs until the task ends or the process is asked to stop.
+struct NodeService: Service {
+    let body: @Sendable () async throws -> Void
+    init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await body() }
+    }
+}
