@@ -166,22 +166,11 @@ extension WorkerSession {
         let result: JSONValue = ["updated_chunks": .int(Int64(updated)), "error_messages": .array(errors.map { .string($0) }),
                                  "time_spent": .double(Date().timeIntervalSince(start))]
         _ = try? await link.request(full ? "syn_wgc_e" : "syn_w_g_e", text: result.pythonText)
-        if !full, let last = chunks.last, let masterHash = (try? JSONParser.parse(last))?.arrayValue?.first?["hash"] {
+        if full {
+            agentGroupsShell.execute(agentGroups.onFullResyncReceived())
+        } else if let last = chunks.last, let masterHash = (try? JSONParser.parse(last))?.arrayValue?.first?["hash"] {
             let local = try? await ctx.pool.run { try store.globalGroupHash() }
-            let masterText = masterHash.stringValue
-            if local == masterText {
-                groupMismatches = 0
-                ctx.log.debug(tag: tag, subtag: subtag, "The checksum of both databases match. Counter reset.")
-            } else {
-                groupMismatches += 1
-                ctx.log.debug(tag: tag, subtag: subtag, "Checksum comparison failed (\(groupMismatches)/\(ctx.options.agentGroupsMismatchLimit)).")
-                ctx.log.debug(tag: tag, subtag: subtag, "The checksum of master (\(masterText ?? "None")) and worker (\(local.flatMap { $0 } ?? "None")) are different.")
-                if groupMismatches >= ctx.options.agentGroupsMismatchLimit {
-                    groupMismatches = 0
-                    _ = try? await link.request("syn_w_g_c")
-                    ctx.log.info(tag: tag, subtag: subtag, "Sent request to obtain all agent-groups information from the master node.")
-                }
-            }
+            agentGroupsShell.execute(agentGroups.onRoundApplied(masterHash: masterHash.stringValue, localHash: local.flatMap { $0 }))
         }
         ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(updated) chunks.")
     }

@@ -2,14 +2,15 @@ import Common
 import Foundation
 
 /// The master's integrity state: the cached snapshot of its own files (`Local integrity`, §5.8), the
-/// workers granted a check in the current cycle, and each worker's permission lock (§5.5).
+/// cycle of grants, and each worker's integrity machine (`MasterIntegrityTask`: permission lock, receive
+/// task, zip limit; §5.5, §5.6).
 actor MasterIntegrity {
     let ctx: NodeContext
     private(set) var snapshot = IntegrityMetadata()
     private var cache = HashCache()
-    private var grantedThisCycle: Set<String> = []
-    private var permissions: [String: IntegrityPermission] = [:]
-    private var hasSnapshot = false
+    private var cycle = IntegrityCycle()
+    /// Each connected worker's integrity machine.
+    private var tasks: [String: MasterIntegrityTask] = [:]
 
     init(ctx: NodeContext) { self.ctx = ctx }
 
@@ -44,31 +45,58 @@ actor MasterIntegrity {
     private func install(_ metadata: IntegrityMetadata, cache: HashCache) {
         snapshot = metadata
         self.cache = cache
-        hasSnapshot = true
-        grantedThisCycle.removeAll()
+        cycle.onSnapshot()
     }
 
-    /// `syn_i_w_m_p`: granted at most once per cycle, and only while the worker's lock is free.
-    func ask(_ worker: String) -> IntegrityPermission.Answer {
-        guard hasSnapshot else { return .init(granted: false, autoReleased: false) }
-        var p = permissions[worker] ?? IntegrityPermission(maxLockedTime: ctx.options.maxLockedIntegrityTime)
-        let answer = p.ask(worker: worker, grantedThisCycle: &grantedThisCycle, now: Date().timeIntervalSince1970)
-        permissions[worker] = p
-        return answer
+    private func task(_ worker: String) -> MasterIntegrityTask {
+        tasks[worker] ?? MasterIntegrityTask(worker: worker, options: ctx.options)
     }
 
-    func lock(_ worker: String) {
-        var p = permissions[worker] ?? IntegrityPermission(maxLockedTime: ctx.options.maxLockedIntegrityTime)
-        p.take(now: Date().timeIntervalSince1970)
-        permissions[worker] = p
+    /// Runs one event on `worker`'s machine and keeps its new state.
+    private func with<R>(_ worker: String, _ event: (inout MasterIntegrityTask) -> R) -> R {
+        var t = task(worker)
+        defer { tasks[worker] = t }
+        return event(&t)
     }
 
-    func release(_ worker: String) { permissions[worker]?.release() }
+    typealias Output = MasterIntegrityTask.Output
 
-    func isFree(_ worker: String) -> Bool { permissions[worker]?.isFree ?? true }
+    /// `syn_i_w_m_p`.
+    func permission(_ worker: String, now: Double) -> (Bool, [Output]) {
+        with(worker) { $0.onPermissionRequest(cycle: &cycle, now: now) }
+    }
 
-    func forget(_ worker: String) {
-        permissions[worker] = nil
-        grantedThisCycle.remove(worker)
+    func checkRequested(_ worker: String, taskID: String, now: Double) -> [Output] {
+        with(worker) { $0.onCheckRequested(taskID: taskID, now: now) }
+    }
+
+    func fileNamed(_ worker: String, taskID: String, path: String) -> [Output]? {
+        with(worker) { $0.onFileNamed(taskID: taskID, path: path) }
+    }
+
+    func workerError(_ worker: String, taskID: String, error: WazuhException) -> [Output] {
+        with(worker) { $0.onWorkerError(taskID: taskID, error: error) }
+    }
+
+    func timer(_ worker: String, _ timer: MasterIntegrityTask.Timer) -> [Output] {
+        with(worker) { $0.onTimer(timer) }
+    }
+
+    func checkEnded(_ worker: String) { with(worker) { $0.onCheckEnded() } }
+
+    func syncEnded(_ worker: String, cancelled: Bool, sentBytes: Int, sendSeconds: Double) -> [Output] {
+        with(worker) { $0.onSyncEnded(cancelled: cancelled, sentBytes: sentBytes, sendSeconds: sendSeconds) }
+    }
+
+    func zipLimit(_ worker: String) -> Int { task(worker).zipLimit.current }
+
+    func isFree(_ worker: String) -> Bool { tasks[worker]?.isFree ?? true }
+
+    /// The worker's connection closed: its machine ends, and a new session starts from scratch.
+    func forget(_ worker: String) -> [Output] {
+        let out = tasks[worker].map { t -> [Output] in var t = t; return t.onDisconnect() } ?? []
+        tasks[worker] = nil
+        cycle.grantedThisCycle.remove(worker)
+        return out
     }
 }

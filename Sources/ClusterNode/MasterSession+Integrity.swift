@@ -7,20 +7,19 @@ extension MasterSession {
     static let capabilitiesAnnouncement = "\ncapabilities: zip"
 
     func integrityCommand(_ message: WireMessage, worker: String, link: PeerLink) async -> Reply {
+        let now = nowSeconds()
         switch message.name {
         case "syn_i_w_m_p":
-            let answer = await master.integrity.ask(worker)
-            if answer.autoReleased {
-                ctx.log.warning(tag: tag, subtag: "Main", "Automatically releasing Integrity check permissions flag (b'syn_i_w_m_p') after being locked out for more than \(Int(ctx.options.maxLockedIntegrityTime))s.")
-            }
-            return .ok(answer.granted ? "True" : "False")
+            let (granted, out) = await master.integrity.permission(worker, now: now)
+            integrityShell.execute(out)
+            return .ok(granted ? "True" : "False")
         case "syn_i_w_m":
-            await master.integrity.lock(worker)
-            let id = await receiveTasks.create()
-            link.tasks.spawn {
-                await self.integrityCheck(taskID: id, worker: worker, link: link)
-                await self.master.integrity.release(worker)
-            }
+            let id = UUID().uuidString.lowercased()
+            checkStart = Date()
+            ctx.log.info(tag: tag, subtag: "Integrity check", "Starting.")
+            let start = checkStart
+            await master.registry.update(worker) { $0.status.integrityCheckStart = start }
+            integrityShell.execute(await master.integrity.checkRequested(worker, taskID: id, now: now))
             return .ok(id)
         case "syn_i_w_m_e":
             let (id, rest) = splitFirstSpace(message.payload)
@@ -31,16 +30,15 @@ extension MasterSession {
                 ctx.log.error(tag: tag, subtag: "Integrity check", "Refused 'syn_i_w_m_e' naming '\(relative)': not a file \(worker) sent on this connection.")
                 return .err(.cluster(3040, "'\(relative)' is not a file received from \(worker) on this connection"))
             }
-            if await receiveTasks.complete(id, with: .success(path)) { return .ok("File correctly received") }
-            return .err(.cluster(3027, id))
+            guard let out = await master.integrity.fileNamed(worker, taskID: id, path: path) else {
+                unlink(path)
+                return .err(.cluster(3027, id))
+            }
+            integrityShell.execute(out)
+            return .ok("File correctly received")
         case "syn_i_w_m_r":
             let (id, rest) = splitFirstSpace(message.payload)
-            let error = WazuhException.parse(payload: rest)
-            let delivered = id != "None" ? await receiveTasks.complete(id, with: .failure(error)) : false
-            if !delivered {
-                ctx.log.error(tag: tag, subtag: "Integrity check", "Error in synchronization process: \(error)")
-            }
-            await master.integrity.release(worker)
+            integrityShell.execute(await master.integrity.workerError(worker, taskID: id, error: WazuhException.parse(payload: rest)))
             return .ok("Error received")
         case "capability":
             let announced = Set(String(decoding: message.payload, as: UTF8.self).split(separator: " ").map(String.init))
@@ -51,23 +49,36 @@ extension MasterSession {
         }
     }
 
-    /// The `Integrity check` task: wait for the worker's metadata, compare, and answer.
-    private func integrityCheck(taskID: String, worker: String, link: PeerLink) async {
-        let start = Date()
-        let subtag = "Integrity check"
-        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
-        await master.registry.update(worker) { $0.status.integrityCheckStart = start }
-        let received = await receiveTasks.wait(taskID, timeout: ctx.options.timeoutReceivingFile)
-        let path: String
-        switch received {
-        case .success(let p): path = p
-        case .failure(let e):
-            if e.code == 3039 {
-                _ = try? await link.request("cancel_task", Array((taskID + " ").utf8) + e.payload)
-            }
-            ctx.log.error(tag: tag, subtag: subtag, "Error receiving worker's integrity information: \(e)")
-            return
+    /// The machine's shell for this worker's integrity task (built when the link is attached).
+    func makeIntegrityShell(link: PeerLink) -> DirectiveShell<MasterIntegrityTask.Job, MasterIntegrityTask.Timer> {
+        DirectiveShell(link: link, log: ctx.log, tag: { [unowned self] in self.tag }, timers: integrityTimers,
+                              onTimer: { [unowned self] timer in await self.integrityTimer(timer) },
+                              onResponse: { _, _ in },
+                              onJob: { [unowned self] job in await self.integrityJob(job) },
+                              close: { _ in })
+    }
+
+    private func integrityTimer(_ timer: MasterIntegrityTask.Timer) async {
+        guard let name = registeredName else { return }
+        integrityShell.execute(await master.integrity.timer(name, timer))
+    }
+
+    private func integrityJob(_ job: MasterIntegrityTask.Job) async {
+        guard case .check(let taskID, let path) = job, let worker = registeredName, let link else { return }
+        let synced = await integrityCheck(taskID: taskID, path: path, worker: worker, link: link)
+        switch synced {
+        case nil:
+            await master.integrity.checkEnded(worker)
+        case .some(let sent):
+            integrityShell.execute(await master.integrity.syncEnded(worker, cancelled: sent.cancelled, sentBytes: sent.bytes, sendSeconds: sent.seconds))
         }
+    }
+
+    /// The `Integrity check` task once the worker's metadata arrived: compare and answer. Returns how the
+    /// sync's sending went when one was needed and sent.
+    private func integrityCheck(taskID: String, path: String, worker: String, link: PeerLink) async -> (cancelled: Bool, bytes: Int, seconds: Double)? {
+        let start = checkStart
+        let subtag = "Integrity check"
         ctx.log.debug(tag: tag, subtag: subtag, "Received file from worker: '\(path)'")
         let workerMetadata: IntegrityMetadata
         do {
@@ -83,7 +94,7 @@ extension MasterSession {
             }
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error processing worker's integrity information: \(error)")
-            return
+            return nil
         }
         let snapshot = await master.integrity.snapshot
         let diff: IntegrityDiff
@@ -91,33 +102,35 @@ extension MasterSession {
             diff = try await ctx.pool.run { try IntegrityComparison.compare(master: snapshot, worker: workerMetadata) }
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error comparing integrity: \(error)")
-            return
+            return nil
         }
         let end = Date()
         await master.registry.update(worker) { $0.status.integrityCheckEnd = end }
         if diff.isEmpty {
             ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Received metadata of \(workerMetadata.count) files. Sync not required.")
             _ = try? await link.request("syn_m_c_ok")
-            return
+            return nil
         }
         ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Received metadata of \(workerMetadata.count) files. Sync required.")
-        await integritySync(diff, worker: worker, link: link)
+        return await integritySync(diff, worker: worker, link: link)
     }
 
     /// The `Integrity sync` task: package `missing ∪ shared` within the worker's current limit and send it.
     /// The package is sent while it is built (never held in memory or written here), so the worker can
     /// unpack it while the rest is still being compressed; the commands a worker sees are the same as
     /// for a package built first (`syn_m_c`, the file, `syn_m_c_e`).
-    private func integritySync(_ diff: IntegrityDiff, worker: String, link: PeerLink) async {
+    private func integritySync(_ diff: IntegrityDiff, worker: String, link: PeerLink) async -> (cancelled: Bool, bytes: Int, seconds: Double)? {
         let start = Date()
         let subtag = "Integrity sync"
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
         ctx.log.info(tag: tag, subtag: subtag, "Files to create in worker: \(diff.missing.count) | Files to update in worker: \(diff.shared.count) | Files to delete in worker: \(diff.extra.count)")
         let zip = await master.registry.worker(worker)?.capabilities.contains("zip") ?? false
-        let writer = PackageWriter(format: zip ? .zip : .wazuh, home: ctx.home, limit: zipLimit.current, compressLevel: ctx.options.compressLevel)
+        let limit = await master.integrity.zipLimit(worker)
+        let writer = PackageWriter(format: zip ? .zip : .wazuh, home: ctx.home, limit: limit, compressLevel: ctx.options.compressLevel)
         let relative = String(newPackagePath(home: ctx.home, worker: worker).dropFirst(ctx.home.count + 1))
         var taskID = "None"
         var build: PackageBuild?
+        var outcome: (cancelled: Bool, bytes: Int, seconds: Double)
         do {
             let reply = try await link.request("syn_m_c")
             guard case .ok(let id) = reply else { throw WazuhException.cluster(3016, reply.text) }
@@ -132,16 +145,12 @@ extension MasterSession {
             ctx.log.debug(tag: tag, subtag: subtag, "Zip file sent.")
             if let build { logSkipped(build, subtag: subtag) }
             _ = try await link.request("syn_m_c_e", text: "\(taskID) \(relative)")
-            switch zipLimit.adjust(cancelled: sending.cancelled, sentBytes: sending.bytes, sendSeconds: Date().timeIntervalSince(sendStart)) {
-            case .decreased(let v): ctx.log.debug(tag: tag, subtag: subtag, String(format: "Decreasing sync size limit to %.2f MB.", Double(v) / 1048576))
-            case .increased(let v): ctx.log.debug(tag: tag, subtag: subtag, String(format: "Increasing sync size limit to %.2f MB.", Double(v) / 1048576))
-            case .unchanged: break
-            }
+            outcome = (sending.cancelled, sending.bytes, Date().timeIntervalSince(sendStart))
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error sending zip file: \(error)")
             let e = WazuhException.wrapping(error)
             _ = try? await link.request("syn_m_c_r", Array("\(taskID) ".utf8) + e.payload)
-            return
+            return nil
         }
         let end = Date()
         let counts = (build?.diff?.missing.count ?? 0, build?.diff?.shared.count ?? 0, build?.diff?.extra.count ?? diff.extra.count)
@@ -151,6 +160,7 @@ extension MasterSession {
             ($0.status.filesMissing, $0.status.filesShared, $0.status.filesExtra) = counts
         }
         ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)).")
+        return outcome
     }
 
     /// §5.5's warnings for files the package left out.

@@ -8,13 +8,15 @@ actor MasterSession {
     let master: Master
     let ip: String
     let channel: Channel
-    private var link: PeerLink?
+    private(set) var link: PeerLink?
     private var name: String? {
         didSet { tagBox.withLock { $0 = name.map { "Worker \($0)" } ?? "Worker" } }
     }
-    private var registeredName: String?
-    let receiveTasks: ReceiveTasks
-    var zipLimit: ZipLimit
+    private(set) var registeredName: String?
+    var integrityTimers: ShellTimers<MasterIntegrityTask.Timer>!
+    var integrityShell: DirectiveShell<MasterIntegrityTask.Job, MasterIntegrityTask.Timer>!
+    /// When the worker's current integrity check started (`syn_i_w_m`).
+    var checkStart = Date()
     private let tagBox = Mutex("Worker")
     /// The log tag: `Worker` before `hello`, `Worker <name>` after.
     nonisolated var tag: String { tagBox.withLock { $0 } }
@@ -23,14 +25,15 @@ actor MasterSession {
         self.master = master
         self.ip = ip
         self.channel = channel
-        receiveTasks = ReceiveTasks(eventLoop: channel.eventLoop)
-        let o = master.ctx.options
-        zipLimit = ZipLimit(max: o.maxZipSize, min: o.minZipSize, tolerance: o.zipLimitTolerance, receiveTimeout: o.timeoutReceivingFile)
     }
 
     nonisolated var ctx: NodeContext { master.ctx }
 
-    func attach(_ link: PeerLink) { self.link = link }
+    func attach(_ link: PeerLink) {
+        self.link = link
+        integrityTimers = ShellTimers(eventLoop: channel.eventLoop, tasks: link.tasks)
+        integrityShell = makeIntegrityShell(link: link)
+    }
 
     func handle(_ message: WireMessage, link: PeerLink) async -> Reply {
         let command = message.name
@@ -140,9 +143,9 @@ actor MasterSession {
             return
         }
         registeredName = nil
-        await receiveTasks.cancelAll()
+        integrityShell?.execute(await master.integrity.forget(registered))
+        integrityTimers?.cancelAll()
         await master.registry.unregister(registered, link: link)
-        await master.integrity.forget(registered)
         if let error {
             ctx.log.error(tag: tag, subtag: "Main", "Error during connection with '\(registered)': \(describe(error)).")
         } else {

@@ -133,37 +133,33 @@ final class Worker: Sendable {
         await session.helloAccepted(reply)
         current.withLock { $0 = link }
         connectedOnce.withLock { $0 = true }
-        // Integrity starts right after `hello` (4.8.1 waits one interval first).
+        await session.start()
         await withDiscardingTaskGroup { group in
-            group.addTask { await session.integrityLoop() }
             group.addTask { await session.agentInfoLoop() }
             group.addTask { await self.keepalive(link: link, channel: channel) }
         }
     }
 
-    /// Sends `echo-c keepalive` every `keep_alive`; after `max_failed_keepalive_attempts` consecutive
-    /// failures, closes the link so the reconnect loop starts over.
+    /// The keep-alive machine's shell (`WorkerKeepalive`): `echo-c keepalive` every `keep_alive`; after
+    /// `max_failed_keepalive_attempts` consecutive failures the link is closed so the reconnect loop
+    /// starts over.
     private func keepalive(link: PeerLink, channel: Channel) async {
-        var failures = KeepaliveFailures(maxFailures: ctx.options.maxFailedKeepaliveAttempts)
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(nanoseconds: UInt64(ctx.options.keepAlive * 1e9))
-            } catch { return }
-            do {
-                let response = try await link.request("echo-c", text: "keepalive")
-                if case .other(command: "ok-m", _) = response {
-                    log.info(tag: tag, subtag: "Keep Alive", response.text)
-                    failures.succeeded()
-                    continue
-                }
-                log.error(tag: tag, subtag: "Keep Alive", "Error sending keep alive: \(response.text)")
-            } catch {
-                log.error(tag: tag, subtag: "Keep Alive", "Error sending keep alive: \((error as? LinkError)?.description ?? "\(error)")")
-            }
-            if failures.failed() == .disconnect {
-                log.error(tag: tag, subtag: "Keep Alive", "Maximum number of failed keep alives reached. Disconnecting.")
+        var machine = WorkerKeepalive(interval: ctx.options.keepAlive, maxFailures: ctx.options.maxFailedKeepaliveAttempts)
+        var pending = machine.onConnected()
+        while !pending.isEmpty {
+            switch pending.removeFirst() {
+            case .arm(let timer, let after):
+                do { try await Task.sleep(nanoseconds: UInt64(after * 1e9)) } catch { return }
+                pending += machine.onTimer(timer)
+            case .request(let command, let payload):
+                pending += machine.onResponse(await link.outcome(command, payload))
+            case .log(let level, let subtag, let text):
+                log.log(level, tag: tag, subtag: subtag, text)
+            case .close:
                 try? await channel.close()
                 return
+            case .cancel, .run:
+                break
             }
         }
     }

@@ -3,18 +3,25 @@ import Foundation
 import NIOCore
 
 /// One connection of a worker to its master, with all per-connection state (reset on reconnect, as in
-/// 4.8.1): the integrity hash cache, the receive tasks, whether a check may start, the master's formats.
+/// 4.8.1): the integrity hash cache, the integrity and agent-groups machines, the master's formats. The
+/// session is the shell of those machines: it feeds them the master's messages, the outcomes of its own
+/// requests and jobs, and its timers, and runs what they decide.
 actor WorkerSession {
     let ctx: NodeContext
     let link: PeerLink
-    let receiveTasks: ReceiveTasks
     private var cache = HashCache()
-    private var checkIntegrityFree = true
-    private var checkStart = Date()
     /// The master announced zip packages in its `hello` reply (our master); a Wazuh master did not.
     private(set) var masterSupportsZip = false
     var agentInfoStart = Date()
-    var groupMismatches = 0
+
+    private var integrity: WorkerIntegrity
+    private var integrityShell: DirectiveShell<WorkerIntegrity.Job, WorkerIntegrity.Timer>!
+    private var integrityTimers: ShellTimers<WorkerIntegrity.Timer>
+    /// The metadata package of the round in progress.
+    private var metadataPackage: String?
+    var agentGroups: WorkerAgentGroups
+    var agentGroupsShell: DirectiveShell<NoJob, WorkerAgentGroups.Timer>!
+    private var agentGroupsTimers: ShellTimers<WorkerAgentGroups.Timer>
 
     let store: AgentStore
     let clients: LocalClients
@@ -27,7 +34,26 @@ actor WorkerSession {
         self.store = store
         self.clients = clients
         self.prefetch = prefetch
-        receiveTasks = ReceiveTasks(eventLoop: eventLoop)
+        let o = ctx.options
+        integrity = WorkerIntegrity(interval: o.syncIntegrity, receiveTimeout: o.timeoutReceivingFile)
+        integrityTimers = ShellTimers(eventLoop: eventLoop, tasks: link.tasks)
+        agentGroups = WorkerAgentGroups(mismatchLimit: o.agentGroupsMismatchLimit, fullResyncTimeout: o.timeoutAgentGroups)
+        agentGroupsTimers = ShellTimers(eventLoop: eventLoop, tasks: link.tasks)
+    }
+
+    /// Builds the shells (they call back into this actor) and starts the integrity task.
+    func start() {
+        let tag = self.tag
+        integrityShell = DirectiveShell(link: link, log: ctx.log, tag: { tag }, timers: integrityTimers,
+                                        onTimer: { [unowned self] t in await self.integrityTimer(t) },
+                                        onResponse: { [unowned self] c, r in await self.integrityResponse(c, r) },
+                                        onJob: { [unowned self] job in await self.integrityJob(job) },
+                                        close: { _ in })
+        agentGroupsShell = DirectiveShell(link: link, log: ctx.log, tag: { tag }, timers: agentGroupsTimers,
+                                          onTimer: { [unowned self] t in await self.agentGroupsTimer(t) },
+                                          onResponse: { _, _ in }, onJob: { _ in }, close: { _ in })
+        // Integrity starts right after `hello` (4.8.1 waits one interval first).
+        integrityShell.execute(integrity.onConnected())
     }
 
     private var tag: String { "Worker \(ctx.config.nodeName)" }
@@ -40,36 +66,40 @@ actor WorkerSession {
         if case .ok? = try? await link.request("capability", text: "zip") { masterSupportsZip = true }
     }
 
-    // MARK: integrity check round (§5.4)
+    // MARK: integrity (§5.4, §5.7)
 
-    /// Runs integrity rounds: the first at once, then every `sync_integrity`.
-    func integrityLoop() async {
-        while !Task.isCancelled {
-            if checkIntegrityFree { await integrityRound() }
-            do { try await Task.sleep(nanoseconds: UInt64(ctx.options.syncIntegrity * 1e9)) } catch { return }
+    private func integrityTimer(_ timer: WorkerIntegrity.Timer) async {
+        let wasReceiving = if case .receiving = integrity.phase { true } else { false }
+        integrityShell.execute(integrity.onTimer(timer, now: nowSeconds()))
+        if wasReceiving, integrity.phase == .idle { await prefetch.abandon() }
+    }
+
+    private func integrityResponse(_ command: String, _ outcome: RequestOutcome) {
+        switch command {
+        case "syn_i_w_m_p": integrityShell.execute(integrity.onPermission(outcome, now: nowSeconds()))
+        case "syn_i_w_m": integrityShell.execute(integrity.onOffer(outcome))
+        default: break  // syn_i_w_m_r, cancel_task: nothing depends on their answer
         }
     }
 
-    private func integrityRound() async {
-        let subtag = "Integrity check"
-        do {
-            let permission = try await link.request("syn_i_w_m_p")
-            guard case .ok(let answer) = permission, answer == Array("True".utf8) else {
-                ctx.log.debug(tag: tag, subtag: subtag, "Master didn't grant permission to start a new synchronization: b'\(permission.text)'")
-                return
-            }
-        } catch {
-            ctx.log.error(tag: tag, subtag: subtag, "Error asking for permission: \(error)")
-            return
+    private func integrityJob(_ job: WorkerIntegrity.Job) async {
+        switch job {
+        case .scanAndPack:
+            integrityShell.execute(integrity.onPackaged(await scanAndPack()))
+        case .sendMetadata(let taskID):
+            integrityShell.execute(integrity.onMetadataSent(taskID: taskID, error: await sendMetadata(taskID: taskID), now: nowSeconds()))
+        case .apply(let taskID, let path):
+            let error = await applyPackage(path)
+            integrityShell.execute(integrity.onApplied(taskID: taskID, error: error, now: nowSeconds()))
         }
-        ctx.log.debug(tag: tag, subtag: subtag, "Permission to synchronize granted.")
-        checkStart = Date()
-        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
+    }
+
+    /// Scans the node's files and writes their metadata package, on the CPU pool; the session keeps
+    /// answering the master meanwhile.
+    private func scanAndPack() async -> WazuhException? {
         let packagePath = newPackagePath(home: ctx.home, worker: worker)
-        var taskID = "None"
+        let (home, threads, zip, limit, level, cache) = (ctx.home, ctx.pool.threads, masterSupportsZip, ctx.options.maxZipSize, ctx.options.compressLevel, self.cache)
         do {
-            // Scanning and packaging run on the CPU pool; the session keeps answering the master meanwhile.
-            let (home, threads, zip, limit, level, cache) = (ctx.home, ctx.pool.threads, masterSupportsZip, ctx.options.maxZipSize, ctx.options.compressLevel, self.cache)
             self.cache = try await ctx.pool.run { () throws -> HashCache in
                 var cache = cache
                 let scan = IntegrityScanner(home: home, concurrency: threads).scan(cache: &cache)
@@ -78,17 +108,25 @@ actor WorkerSession {
                     .metadataPackage(scan.metadata, toFile: packagePath)
                 return cache
             }
-            defer { unlink(packagePath) }
-            let reply = try await link.request("syn_i_w_m")
-            guard case .ok(let id) = reply else { throw WazuhException.cluster(3016, reply.text) }
-            taskID = String(decoding: id, as: UTF8.self)
+            metadataPackage = packagePath
+            return nil
+        } catch {
+            unlink(packagePath)
+            return WazuhException.wrapping(error)
+        }
+    }
+
+    private func sendMetadata(taskID: String) async -> WazuhException? {
+        guard let packagePath = metadataPackage else { return .cluster(3034, "no metadata package") }
+        metadataPackage = nil
+        defer { unlink(packagePath) }
+        do {
             try await link.sendFile(packagePath)
             let relative = String(packagePath.dropFirst(ctx.home.count + 1))
             _ = try await link.request("syn_i_w_m_e", text: "\(taskID) \(relative)")
+            return nil
         } catch {
-            ctx.log.error(tag: tag, subtag: subtag, "Error sending zip file: \(error)")
-            let e = WazuhException.wrapping(error)
-            _ = try? await link.request("syn_i_w_m_r", Array("\(taskID) ".utf8) + e.payload)
+            return WazuhException.wrapping(error)
         }
     }
 
@@ -97,14 +135,12 @@ actor WorkerSession {
     func handle(_ message: WireMessage) async -> Reply {
         switch message.name {
         case "syn_m_c_ok":
-            ctx.log.info(tag: tag, subtag: "Integrity check", "Finished in \(elapsed(since: checkStart)). Sync not required.")
+            integrityShell.execute(integrity.onSyncNotRequired(now: nowSeconds()))
             return .ok("Thanks")
         case "syn_m_c":
-            ctx.log.info(tag: tag, subtag: "Integrity check", "Finished in \(elapsed(since: checkStart)). Sync required.")
-            checkIntegrityFree = false
+            let id = UUID().uuidString.lowercased()
             prefetch.arm()
-            let id = await receiveTasks.create()
-            link.tasks.spawn { await self.integritySync(taskID: id) }
+            integrityShell.execute(integrity.onSyncOffered(taskID: id, now: nowSeconds()))
             return .ok(id)
         case "syn_m_c_e":
             let (id, rest) = splitFirstSpace(message.payload)
@@ -114,14 +150,17 @@ actor WorkerSession {
                 ctx.log.error(tag: tag, subtag: "Integrity sync", "Refused 'syn_m_c_e' naming '\(relative)': not a file the master sent on this connection.")
                 return .err(.cluster(3040, "'\(relative)' is not a file received from the master on this connection"))
             }
-            if await receiveTasks.complete(id, with: .success(path)) { return .ok("File correctly received") }
-            return .err(.cluster(3027, id))
+            guard let out = integrity.onPackageNamed(taskID: id, path: path, now: nowSeconds()) else {
+                unlink(path)
+                return .err(.cluster(3027, id))
+            }
+            integrityShell.execute(out)
+            return .ok("File correctly received")
         case "syn_m_c_r":
             let (id, rest) = splitFirstSpace(message.payload)
-            let error = WazuhException.parse(payload: rest)
-            if !(id != "None" ? await receiveTasks.complete(id, with: .failure(error)) : false) {
-                ctx.log.error(tag: tag, subtag: "Integrity sync", "Error in synchronization process: \(error)")
-            }
+            let wasReceiving = if case .receiving = integrity.phase { true } else { false }
+            integrityShell.execute(integrity.onMasterError(taskID: id, error: WazuhException.parse(payload: rest)))
+            if wasReceiving, integrity.phase == .idle { await prefetch.abandon() }
             return .ok("Error received")
         case "echo-m":
             return .reply(command: "ok-c", payload: message.payload)
@@ -154,23 +193,11 @@ actor WorkerSession {
         }
     }
 
-    /// The `Integrity sync` task (§5.7): wait for the master's package, check it, apply it atomically.
-    private func integritySync(taskID: String) async {
+    /// Applies the master's package at `path` (§5.7): checked, then made visible atomically; staged while
+    /// it arrived when possible. Returns the error to report, nil when it was applied.
+    private func applyPackage(_ path: String) async -> WazuhException? {
         let subtag = "Integrity sync"
-        defer { checkIntegrityFree = true }
-        let received = await receiveTasks.wait(taskID, timeout: ctx.options.timeoutReceivingFile)
-        let path: String
-        switch received {
-        case .success(let p): path = p
-        case .failure(let e):
-            await prefetch.abandon()
-            if e.code == 3039 { _ = try? await link.request("cancel_task", Array((taskID + " ").utf8) + e.payload) }
-            ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing files: \(e)")
-            _ = try? await link.request("syn_i_w_m_r", Array("None ".utf8) + WazuhException.cluster(1000, e.description).payload)
-            return
-        }
         let start = Date()
-        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
         do {
             defer { unlink(path) }
             let (home, budget, log, tag) = (ctx.home, ctx.receiveBudget, ctx.log, tag)
@@ -218,16 +245,22 @@ actor WorkerSession {
                     ctx.log.debug2(tag: tag, subtag: subtag, "\(p): \(e)")
                 }
             }
-            ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)).")
+            return nil
         } catch {
-            ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing files: \(error)")
-            _ = try? await link.request("syn_i_w_m_r", Array("None ".utf8) + ((error as? WazuhException) ?? .internal(1000, "\(error)")).payload)
+            return (error as? WazuhException) ?? .internal(1000, "\(error)")
         }
     }
 
     func closed() async {
-        await receiveTasks.cancelAll()
+        integrityShell?.execute(integrity.onDisconnect())
+        agentGroupsShell?.execute(agentGroups.onDisconnect())
+        integrityTimers.cancelAll()
+        agentGroupsTimers.cancelAll()
         await prefetch.abandon()
+    }
+
+    private func agentGroupsTimer(_ timer: WorkerAgentGroups.Timer) {
+        agentGroupsShell.execute(agentGroups.onTimer(timer))
     }
 
     /// After a sync that changed `client.keys`, the store follows it (as a Wazuh manager's database module
