@@ -50,10 +50,14 @@ final class Master: Sendable {
         while true {
             try await Task.sleep(nanoseconds: UInt64(ctx.options.checkWorkerLastKeepalive * 1e9))
             log.debug(tag: "Master", subtag: "Keep alive", "Calculating.")
-            for w in await registry.silent(at: Date()) {
-                log.error(tag: "Master", subtag: "Keep alive",
-                          "No keep alives have been received from \(w.name) in the last minute. Disconnecting")
-                w.close()
+            for (w, directives) in await registry.keepaliveCheck(now: nowSeconds()) {
+                for directive in directives {
+                    switch directive {
+                    case .log(let level, let subtag, let text): log.log(level, tag: "Master", subtag: subtag, text)
+                    case .close: w.close()
+                    default: break
+                    }
+                }
             }
             log.debug(tag: "Master", subtag: "Keep alive", "Calculated.")
         }

@@ -103,25 +103,39 @@ actor MasterSession {
         }
     }
 
-    /// `hello` checks in the order of PROTOCOL.md §3.2, with the 4.14.6 name pattern first.
+    /// `hello`: the checks of `HelloAdmission`, with a probe of a connection that already holds the name.
     private func hello(_ payload: [UInt8], link: PeerLink) async -> Reply {
-        let fields = String(decoding: payload, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        guard fields.count == 4 else {
-            let what = fields.count < 4 ? "not enough values to unpack (expected 4, got \(fields.count))"
-                                        : "too many values to unpack (expected 4)"
-            return reject(.internal(1000, what))
+        let admission: HelloAdmission
+        switch HelloAdmission.parse(payload) {
+        case .failure(let e): return reject(e)
+        case .success(let a): admission = a
         }
-        let (workerName, cluster, nodeType, version) = (fields[0], fields[1], fields[2], fields[3])
-        guard NodeName.isValid(workerName) else { return reject(.cluster(3060, workerName)) }
-        if await master.registry.contains(workerName) { return reject(.cluster(3028, workerName)) }
-        if workerName == ctx.config.nodeName { return reject(.cluster(3029)) }
+        let workerName = admission.worker
+        let masterName = ctx.config.nodeName
+        var decision = admission.decide(nameTaken: await master.registry.contains(workerName), masterName: masterName)
+        if decision == .probeHolder {
+            let holder = await master.registry.worker(workerName)
+            let answered: Bool
+            if let holder, case .other(command: "ok-c", _)? = try? await holder.link.request("echo-m", text: "keepalive", timeout: HelloAdmission.probeTimeout) {
+                answered = true
+            } else {
+                answered = false
+            }
+            decision = admission.onProbe(holderAnswered: answered, masterName: masterName)
+            if decision == .register, let holder {
+                ctx.log.warning(tag: "Worker \(workerName)", subtag: "Main", "The connection that held the name \(workerName) did not answer within \(NodeContext.secondsText(HelloAdmission.probeTimeout))s; closing it for the new connection from \(ip).")
+                holder.close()
+                await master.registry.unregister(workerName, link: holder.link)
+                _ = await master.integrity.forget(workerName)
+            }
+        }
+        if case .reject(let e) = decision { return reject(e) }
         name = workerName
         registeredName = workerName
         let channel = self.channel
-        await master.registry.register(WorkerInfo(name: workerName, nodeType: nodeType, version: version, ip: ip, link: link,
+        await master.registry.register(WorkerInfo(name: workerName, nodeType: admission.nodeType, version: admission.version, ip: ip, link: link,
                                                   close: { channel.close(promise: nil) }))
-        if cluster != ctx.config.name { return reject(.cluster(3030)) }
-        if version != NodeContext.version { return reject(.cluster(3031)) }
+        if let e = admission.afterRegistering(clusterName: ctx.config.name, masterVersion: NodeContext.version) { return reject(e) }
         ctx.resetPeerDirectory(workerName)
         await link.helloAccepted(fileDirectory: "queue/cluster/\(workerName)")
         await master.registry.accept(workerName)
@@ -143,9 +157,11 @@ actor MasterSession {
             return
         }
         registeredName = nil
-        integrityShell?.execute(await master.integrity.forget(registered))
         integrityTimers?.cancelAll()
-        await master.registry.unregister(registered, link: link)
+        // A session replaced by a new connection of the same worker no longer owns the name's state.
+        if await master.registry.unregister(registered, link: link) {
+            integrityShell?.execute(await master.integrity.forget(registered))
+        }
         if let error {
             ctx.log.error(tag: tag, subtag: "Main", "Error during connection with '\(registered)': \(describe(error)).")
         } else {
@@ -162,11 +178,4 @@ func describe(_ error: any Error) -> String {
         return e.description
     }
     return "\(error)"
-}
-
-/// Node names a master accepts in `hello` (4.14.6 hardening): `[A-Za-z0-9_-]+`.
-enum NodeName {
-    static func isValid(_ s: String) -> Bool {
-        !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }
-    }
 }

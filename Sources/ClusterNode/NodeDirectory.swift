@@ -39,26 +39,28 @@ actor WorkerRegistry {
     private var order: [String] = []
     private var workers: [String: WorkerInfo] = [:]
     private var connectionsPerIP: [String: Int] = [:]
-    private var keepalives: KeepaliveTracker<String>
+    private var keepalive: MasterKeepalive
 
-    init(maxSilence: Double) { keepalives = KeepaliveTracker(maxSilence: maxSilence) }
+    init(maxSilence: Double) { keepalive = MasterKeepalive(maxSilence: maxSilence) }
 
     func contains(_ name: String) -> Bool { workers[name] != nil }
 
     func register(_ info: WorkerInfo) {
         if workers[info.name] == nil { order.append(info.name) }
         workers[info.name] = info
-        keepalives.seen(info.name, at: Date().timeIntervalSince1970)
+        keepalive.onHeard(info.name, now: Date().timeIntervalSince1970)
     }
 
     func accept(_ name: String) { workers[name]?.helloAccepted = true }
 
     /// Removes `name` only if it is still held by `link` (a rejected duplicate must not evict the original).
-    func unregister(_ name: String, link: PeerLink) {
-        guard let w = workers[name], w.link === link else { return }
+    @discardableResult
+    func unregister(_ name: String, link: PeerLink) -> Bool {
+        guard let w = workers[name], w.link === link else { return false }
         workers[name] = nil
         order.removeAll { $0 == name }
-        keepalives.remove(name)
+        keepalive.onGone(name)
+        return true
     }
 
     func update(_ name: String, _ change: @Sendable (inout WorkerInfo) -> Void) {
@@ -69,16 +71,17 @@ actor WorkerRegistry {
     }
 
     func touch(_ name: String) {
-        if workers[name] != nil { keepalives.seen(name, at: Date().timeIntervalSince1970) }
+        if workers[name] != nil { keepalive.onHeard(name, now: Date().timeIntervalSince1970) }
     }
 
     func lastKeepalive(_ name: String) -> Date? {
-        keepalives.lastSeen(name).map { Date(timeIntervalSince1970: $0) }
+        keepalive.lastHeard(name).map { Date(timeIntervalSince1970: $0) }
     }
 
-    /// Registered workers silent for longer than the allowed time at `now`.
-    func silent(at now: Date) -> [WorkerInfo] {
-        keepalives.expired(at: now.timeIntervalSince1970).compactMap { workers[$0] }
+    /// The keep-alive check at `now`: registered workers silent for longer than the allowed time, each
+    /// with the directives of `MasterKeepalive` (its log line and the close).
+    func keepaliveCheck(now: Double) -> [(WorkerInfo, [Directive<NoJob, NoJob>])] {
+        keepalive.onCheck(now: now).compactMap { expired in workers[expired.worker].map { ($0, expired.directives) } }
     }
 
     var all: [WorkerInfo] { order.compactMap { workers[$0] } }
