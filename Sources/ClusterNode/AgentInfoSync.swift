@@ -4,22 +4,23 @@ import Foundation
 /// Agent-info (PROTOCOL.md §6), worker side: every `sync_agent_info` (the first right after `hello`),
 /// send the rows marked `syncreq` to the master as a long string.
 extension WorkerSession {
-    func agentInfoLoop() async {
-        while !Task.isCancelled {
-            await agentInfoRound()
-            do { try await Task.sleep(nanoseconds: UInt64(ctx.options.syncAgentInfo * 1e9)) } catch { return }
-        }
+    func agentInfoTimer(_ timer: WorkerAgentInfo.Timer) {
+        agentInfoShell.execute(agentInfo.onTimer(timer, now: nowSeconds()))
     }
 
-    private func agentInfoRound() async {
+    func agentInfoResponse(_ command: String, _ outcome: RequestOutcome) {
+        if command == "syn_a_w_m_p" { agentInfoShell.execute(agentInfo.onPermission(outcome)) }
+    }
+
+    func agentInfoJob(_ job: WorkerAgentInfo.Job) async {
+        let sent = await agentInfoRound()
+        agentInfoShell.execute(agentInfo.onSent(sentChunks: sent, now: nowSeconds()))
+    }
+
+    /// One round once the master said it is free: returns the number of chunks sent.
+    private func agentInfoRound() async -> Int {
         let subtag = "Agent-info sync"
         let tag = "Worker \(ctx.config.nodeName)"
-        do {
-            guard case .ok(let answer) = try await link.request("syn_a_w_m_p"), answer == Array("True".utf8) else { return }
-        } catch {
-            ctx.log.error(tag: tag, subtag: subtag, "Error asking for permission: \(error)")
-            return
-        }
         let start = Date()
         agentInfoStart = start
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
@@ -56,7 +57,7 @@ extension WorkerSession {
         guard !chunks.isEmpty else {
             if complete { reportReadError(await readError) }
             ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated 0 chunks.")
-            return
+            return 0
         }
         let envelope: JSONValue = ["set_data_command": "global sync-agent-info-set", "payload": [:], "chunks": .array(chunks)]
         do {
@@ -68,14 +69,18 @@ extension WorkerSession {
             ctx.log.debug(tag: tag, subtag: subtag, "Sent \(bytes.count) bytes (encoded in \(String(format: "%.3fs", encoded.timeIntervalSince(start))), sent in \(elapsed(since: encoded))).")
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing agent info: \(error)")
+            reportReadError(await readError)
+            return 0
         }
         reportReadError(await readError)  // a failed commit leaves the rows syncreq for the next round
+        return chunks.count
     }
 
     /// `syn_m_a_e` / `syn_m_a_err` from the master.
     func agentInfoResult(_ message: WireMessage) -> Reply {
         let tag = "Worker \(ctx.config.nodeName)", subtag = "Agent-info sync"
         let text = String(decoding: message.payload, as: UTF8.self)
+        agentInfoShell.execute(agentInfo.onResult())
         if message.name == "syn_m_a_err" {
             ctx.log.error(tag: tag, subtag: subtag, "There was an error while processing agent-info on the peer: \(text)")
             return .ok("Thanks")
@@ -93,16 +98,31 @@ extension WorkerSession {
 extension MasterSession {
     func agentInfoCommand(_ message: WireMessage, worker: String, link: PeerLink) async -> Reply {
         if message.name == "syn_a_w_m_p" {
-            let free = await master.registry.worker(worker)?.status.agentInfoFree ?? true
+            let (free, out) = agentInfo.onPermissionRequest(now: nowSeconds())
+            runLogs(out, "Agent-info sync")
+            await master.registry.update(worker) { $0.status.agentInfoFree = free }
             return .ok(free ? "True" : "False")
         }
         let id = String(decoding: message.payload, as: UTF8.self)
-        await master.registry.update(worker) { $0.status.agentInfoFree = false }
-        link.tasks.spawn {
-            await self.agentInfoSync(stringID: id, worker: worker, link: link)
-            await self.master.registry.update(worker) { $0.status.agentInfoFree = true }
+        for directive in agentInfo.onChunks(stringID: id, now: nowSeconds()) {
+            guard case .run(.apply(let stringID)) = directive else { continue }
+            await master.registry.update(worker) { $0.status.agentInfoFree = false }
+            link.tasks.spawn {
+                await self.agentInfoSync(stringID: stringID, worker: worker, link: link)
+                await self.agentInfoApplied(worker)
+            }
         }
         return .ok(id)
+    }
+
+    private func agentInfoApplied(_ worker: String) async {
+        agentInfo.onApplied()
+        await master.registry.update(worker) { $0.status.agentInfoFree = true }
+    }
+
+    /// Runs the log directives of a machine that has no other effects here.
+    func runLogs<J, T>(_ directives: [Directive<J, T>], _ fallbackSubtag: String) {
+        for case .log(let level, let subtag, let text) in directives { ctx.log.log(level, tag: tag, subtag: subtag, text) }
     }
 
     private func agentInfoSync(stringID: String, worker: String, link: PeerLink) async {

@@ -9,8 +9,9 @@ extension LocalServer {
         if let master {
             let store = master.store
             let payload = message.payload
+            let timeout = ctx.options.timeoutDapiRequest
             ctx.log.info(tag: "Local \(name)", subtag: "D API", "Receiving request: get_agents_overview from \(ctx.config.nodeName) (\(name))")
-            link.tasks.spawn { await Self.deliverDapi(await link.cpuResult { AgentsOverview.answer(payload, store: store) }, to: link) }
+            link.tasks.spawn { await Self.deliverDapi(await link.cpuResult(deadline: timeout) { AgentsOverview.answer(payload, store: store) }, to: link) }
             return .ok("Added request to API requests queue")
         }
         guard let masterLink = worker?.masterLink else { return .err(.cluster(3023)) }

@@ -15,6 +15,7 @@ actor MasterSession {
     private(set) var registeredName: String?
     var integrityTimers: ShellTimers<MasterIntegrityTask.Timer>!
     var integrityShell: DirectiveShell<MasterIntegrityTask.Job, MasterIntegrityTask.Timer>!
+    var agentInfo: MasterAgentInfo
     /// When the worker's current integrity check started (`syn_i_w_m`).
     var checkStart = Date()
     private let tagBox = Mutex("Worker")
@@ -25,6 +26,7 @@ actor MasterSession {
         self.master = master
         self.ip = ip
         self.channel = channel
+        agentInfo = MasterAgentInfo(maxBusy: master.ctx.options.timeoutAgentInfo)
     }
 
     nonisolated var ctx: NodeContext { master.ctx }
@@ -85,9 +87,10 @@ actor MasterSession {
             let (client, json) = splitFirstSpace(message.payload)
             let store = master.store
             let log = ctx.log
+            let timeout = ctx.options.timeoutDapiRequest
             ctx.log.info(tag: "Master", subtag: "D API", "Receiving request: get_agents_overview from \(name) (\(client))")
             link.tasks.spawn {
-                switch await link.cpuResult({ AgentsOverview.answer(json, store: store) }) {
+                switch await link.cpuResult(deadline: timeout, { AgentsOverview.answer(json, store: store) }) {
                 case .success(let result):
                     if let id = try? await link.sendString(result) { _ = try? await link.request("dapi_res", text: "\(client) \(id)") }
                 case .failure(let e):

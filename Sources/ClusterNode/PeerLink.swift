@@ -356,9 +356,27 @@ public actor PeerLink {
 
     public func wasInterrupted(_ taskID: String) -> Bool { interruptedTasks.contains(taskID) }
 
-    /// Runs `body` on the node's CPU pool; a pool that is shut down answers 1000.
-    public nonisolated func cpuResult<T: Sendable>(_ body: @escaping @Sendable () -> Result<T, WazuhException>) async -> Result<T, WazuhException> {
-        do { return try await pool.run(body) } catch { return .failure(.internal(1000, "\(error)")) }
+    /// Runs `body` on the node's CPU pool; a pool that is shut down answers 1000. With `deadline`, a job
+    /// still running after that many seconds is answered 3021 (`timeout_dapi_request`, as 4.8.1's master
+    /// bounds a DAPI execution); its late result is dropped.
+    public nonisolated func cpuResult<T: Sendable>(deadline: Double? = nil, _ body: @escaping @Sendable () -> Result<T, WazuhException>) async -> Result<T, WazuhException> {
+        let pool = self.pool
+        let job: @Sendable () async -> Result<T, WazuhException> = {
+            do { return try await pool.run(body) } catch { return .failure(.internal(1000, "\(error)")) }
+        }
+        guard let deadline else { return await job() }
+        return await withTaskGroup(of: Result<T, WazuhException>?.self) { group in
+            group.addTask { await job() }
+            group.addTask {
+                guard (try? await Task.sleep(nanoseconds: UInt64(deadline * 1e9))) != nil else { return nil }
+                return .failure(.cluster(3021))
+            }
+            defer { group.cancelAll() }
+            while let next = await group.next() {
+                if let next { return next }
+            }
+            return .failure(.cluster(3021))
+        }
     }
 
     /// Runs `body` on the node's CPU pool.

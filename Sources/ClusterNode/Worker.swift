@@ -134,10 +134,7 @@ final class Worker: Sendable {
         current.withLock { $0 = link }
         connectedOnce.withLock { $0 = true }
         await session.start()
-        await withDiscardingTaskGroup { group in
-            group.addTask { await session.agentInfoLoop() }
-            group.addTask { await self.keepalive(link: link, channel: channel) }
-        }
+        await keepalive(link: link, channel: channel)
     }
 
     /// The keep-alive machine's shell (`WorkerKeepalive`): `echo-c keepalive` every `keep_alive`; after

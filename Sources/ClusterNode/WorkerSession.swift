@@ -19,6 +19,9 @@ actor WorkerSession {
     private var integrityTimers: ShellTimers<WorkerIntegrity.Timer>
     /// The metadata package of the round in progress.
     private var metadataPackage: String?
+    var agentInfo: WorkerAgentInfo
+    var agentInfoShell: DirectiveShell<WorkerAgentInfo.Job, WorkerAgentInfo.Timer>!
+    private var agentInfoTimers: ShellTimers<WorkerAgentInfo.Timer>
     var agentGroups: WorkerAgentGroups
     var agentGroupsShell: DirectiveShell<NoJob, WorkerAgentGroups.Timer>!
     private var agentGroupsTimers: ShellTimers<WorkerAgentGroups.Timer>
@@ -37,6 +40,8 @@ actor WorkerSession {
         let o = ctx.options
         integrity = WorkerIntegrity(interval: o.syncIntegrity, receiveTimeout: o.timeoutReceivingFile)
         integrityTimers = ShellTimers(eventLoop: eventLoop, tasks: link.tasks)
+        agentInfo = WorkerAgentInfo(interval: o.syncAgentInfo, resultTimeout: o.timeoutAgentInfo)
+        agentInfoTimers = ShellTimers(eventLoop: eventLoop, tasks: link.tasks)
         agentGroups = WorkerAgentGroups(mismatchLimit: o.agentGroupsMismatchLimit, fullResyncTimeout: o.timeoutAgentGroups)
         agentGroupsTimers = ShellTimers(eventLoop: eventLoop, tasks: link.tasks)
     }
@@ -52,8 +57,14 @@ actor WorkerSession {
         agentGroupsShell = DirectiveShell(link: link, log: ctx.log, tag: { tag }, timers: agentGroupsTimers,
                                           onTimer: { [unowned self] t in await self.agentGroupsTimer(t) },
                                           onResponse: { _, _ in }, onJob: { _ in }, close: { _ in })
-        // Integrity starts right after `hello` (4.8.1 waits one interval first).
+        agentInfoShell = DirectiveShell(link: link, log: ctx.log, tag: { tag }, timers: agentInfoTimers,
+                                        onTimer: { [unowned self] t in await self.agentInfoTimer(t) },
+                                        onResponse: { [unowned self] c, r in await self.agentInfoResponse(c, r) },
+                                        onJob: { [unowned self] job in await self.agentInfoJob(job) },
+                                        close: { _ in })
+        // Integrity and agent-info start right after `hello` (4.8.1 waits one interval first).
         integrityShell.execute(integrity.onConnected())
+        agentInfoShell.execute(agentInfo.onConnected())
     }
 
     private var tag: String { "Worker \(ctx.config.nodeName)" }
@@ -254,7 +265,9 @@ actor WorkerSession {
     func closed() async {
         integrityShell?.execute(integrity.onDisconnect())
         agentGroupsShell?.execute(agentGroups.onDisconnect())
+        agentInfoShell?.execute(agentInfo.onDisconnect())
         integrityTimers.cancelAll()
+        agentInfoTimers.cancelAll()
         agentGroupsTimers.cancelAll()
         await prefetch.abandon()
     }

@@ -49,7 +49,12 @@ struct Clusterd: AsyncParsableCommand {
         let config: ClusterConfig
         let options: InternalOptions
         do {
-            config = try ClusterConfigLoader.load(home: home)
+            let report = try ClusterConfigLoader.loadReport(home: home)
+            config = report.config
+            // What 4.8.1 logs while reading the block: several <node> entries, the deprecated `client`
+            // type and `interval` option, several <cluster> sections.
+            for note in report.notes { log.info(tag: "Cluster", subtag: "Main", note) }
+            for warning in report.warnings { log.warning(tag: "Cluster", subtag: "Main", warning) }
             options = try InternalOptions.load(home: home)
         } catch {
             log.error(tag: "Cluster", subtag: "Main", "\(error)")
