@@ -106,6 +106,8 @@ let package = Package(
             dependencies: [
                 "ClusterNode", "Common",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
