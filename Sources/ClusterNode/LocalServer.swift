@@ -85,10 +85,11 @@ final class LocalServer: Sendable {
         case "echo-c":
             return .reply(command: "ok-m ", payload: message.payload)
         case "get_nodes", "get_health":
-            if let master {
-                return await master.answerQuery(message)
+            switch LocalRelay.route(message.name, isMaster: master != nil, masterConnected: worker?.masterLink != nil) {
+            case .answerHere: return await master?.answerQuery(message) ?? .err(.cluster(3023))
+            case .relayToMaster: return relay(message, to: link)
+            case .refuse(let e): return .err(e)
             }
-            return relay(message, to: link)
         case "sendsync", "sendasync":
             return sendSync(message, from: link, name: name)
         case "dapi":
@@ -147,17 +148,8 @@ final class LocalServer: Sendable {
         let command = message.name
         let payload = message.payload
         local.tasks.spawn {
-            do {
-                let response = try await masterLink.request(command, payload)
-                switch response {
-                case .ok(let bytes): _ = try? await local.request("control_res", bytes)
-                case .err(let e): _ = try? await local.request("err", e.payload)
-                case .other: _ = try? await local.request("err", WazuhException.cluster(3016, response.text).payload)
-                }
-            } catch {
-                let e = WazuhException.wrapping(error)
-                _ = try? await local.request("err", e.payload)
-            }
+            let (command, payload) = LocalRelay.delivery(await masterLink.outcome(command, payload))
+            _ = try? await local.request(command, payload)
         }
         return .ok("Sent request to master node")
     }

@@ -12,8 +12,6 @@ final class Worker: Sendable {
     let ctx: NodeContext
     /// The link to the master while `hello` has been accepted; nil otherwise.
     private let current = Mutex<PeerLink?>(nil)
-    /// Set when the master accepted this connection's `hello` (the backoff starts over after a loss then).
-    private let connectedOnce = Mutex(false)
 
     let store: AgentStore
     let clients: LocalClients
@@ -31,29 +29,33 @@ final class Worker: Sendable {
     var masterLink: PeerLink? { current.withLock { $0 } }
 
     func run(group: EventLoopGroup) async throws {
-        var backoff = ReconnectBackoff(ceiling: ctx.options.connectionRetry)
+        var connection = WorkerConnection(nodeName: ctx.config.nodeName, clusterName: ctx.config.name, connectionRetry: ctx.options.connectionRetry)
         while !Task.isCancelled {
-            let delay: Double
+            let next: (delay: Double, line: WorkerConnection.Line)
             do {
-                try await connectOnce(group: group)
+                try await connectOnce(group: group, connection: &connection)
                 if Task.isCancelled { return }
-                delay = backoff.connectionLost(wasConnected: connectedOnce.withLock { c in defer { c = false }; return c })
-                log.info(tag: "Cluster", subtag: "Main", "Connection with server has been lost. Reconnecting in \(NodeContext.secondsText(delay)) seconds.")
+                next = connection.onLost()
             } catch let error as CancellationError {
                 throw error
             } catch {
-                delay = backoff.attemptFailed()
-                let retryText = NodeContext.secondsText(delay)
+                let failure: WorkerConnection.ConnectFailure
                 if Self.isConnectionRefused(error) {
-                    log.error(tag: tag, subtag: "Main", "Could not connect to master. Trying again in \(retryText) seconds.")
+                    failure = .refused
                 } else if case ChannelError.connectTimeout = error {
-                    log.error(tag: tag, subtag: "Main", "Could not connect to master: connection timed out. Trying again in \(retryText) seconds.")
+                    failure = .timedOut
                 } else {
-                    log.error(tag: tag, subtag: "Main", "Could not connect to master: \(error). Trying again in \(retryText) seconds.")
+                    failure = .other("\(error)")
                 }
+                next = connection.onConnectFailed(failure)
             }
-            try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            write(next.line)
+            try await Task.sleep(nanoseconds: UInt64(next.delay * 1e9))
         }
+    }
+
+    private func write(_ line: WorkerConnection.Line) {
+        log.log(line.level, tag: line.tag == .cluster ? "Cluster" : tag, subtag: "Main", line.text)
     }
 
     static func isConnectionRefused(_ error: any Error) -> Bool {
@@ -64,7 +66,7 @@ final class Worker: Sendable {
         return false
     }
 
-    private func connectOnce(group: EventLoopGroup) async throws {
+    private func connectOnce(group: EventLoopGroup, connection machine: inout WorkerConnection) async throws {
         let connection = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
@@ -72,6 +74,8 @@ final class Worker: Sendable {
                 channel.eventLoop.makeCompletedFuture { try LinkPipeline.install(on: channel) }
             }
         let channel = connection.channel
+        let accepted = LockedValue(false)
+        defer { machine.onSessionEnded(helloAccepted: accepted.value) }
         try await connection.executeThenClose { inbound, outbound in
             let log = ctx.log, tag = self.tag
             let box = LockedValue<WorkerSession?>(nil)
@@ -89,8 +93,10 @@ final class Worker: Sendable {
             let session = WorkerSession(ctx: ctx, link: link, store: store, clients: clients, prefetch: prefetch, eventLoop: channel.eventLoop)
             box.value = session
             try await withThrowingDiscardingTaskGroup { group in
+                let hello = machine.onConnected()
+                let handshake = machine
                 group.addTask {
-                    await self.session(session, link: link, channel: channel)
+                    await self.session(session, link: link, channel: channel, hello: hello, handshake: handshake, accepted: accepted)
                 }
                 do {
                     try await link.serve(inbound)
@@ -111,28 +117,21 @@ final class Worker: Sendable {
     }
 
     /// `hello`, then the periodic tasks of a connected worker until the link closes.
-    private func session(_ session: WorkerSession, link: PeerLink, channel: Channel) async {
+    private func session(_ session: WorkerSession, link: PeerLink, channel: Channel, hello: (command: String, payload: [UInt8]),
+                         handshake: WorkerConnection, accepted: LockedValue<Bool>) async {
         // The package directory is ready (and empty) before the master can send anything into it.
         ctx.resetPeerDirectory(ctx.config.nodeName)
-        let hello = "\(ctx.config.nodeName) \(ctx.config.name) worker \(NodeContext.version)"
-        let reply: [UInt8]
-        do {
-            let response = try await link.request("hello", text: hello)
-            guard case .ok(let bytes) = response else {
-                log.error(tag: tag, subtag: "Main", "Could not connect to master: \(response.text).")
-                try? await channel.close()
-                return
-            }
-            reply = bytes
-        } catch {
-            log.error(tag: tag, subtag: "Main", "Could not connect to master: \((error as? LinkError)?.description ?? "\(error)").")
+        var handshake = handshake
+        let outcome = await link.outcome(hello.command, hello.payload)
+        let (ok, line) = handshake.onHelloResponse(outcome)
+        write(line)
+        guard ok, case .success(.ok(let reply)) = outcome else {
             try? await channel.close()
             return
         }
-        log.info(tag: tag, subtag: "Main", "Successfully connected to master.")
+        accepted.value = true
         await session.helloAccepted(reply)
         current.withLock { $0 = link }
-        connectedOnce.withLock { $0 = true }
         await session.start()
         await keepalive(link: link, channel: channel)
     }

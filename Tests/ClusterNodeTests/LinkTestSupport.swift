@@ -12,7 +12,7 @@ final class LinkPair: Sendable {
 
     /// Runs `body` with a client link connected to a server link; the server answers with `handler`.
     static func run(limits: PeerLimits = PeerLimits(maxFileBytes: 1 << 20), home: String? = nil, fileDirectory: String? = nil,
-                    preHello: Set<String>? = nil, requestTimeout: Double = 5,
+                    preHello: Set<String>? = nil, requestTimeout: Double = 120,
                     handler: @escaping PeerLink.Handler = { m, _ in .errText("unknown command 'b'\(m.name)''") },
                     body: @Sendable (_ client: PeerLink, _ server: PeerLink) async throws -> Void) async throws {
         let dir = NSTemporaryDirectory() + "linkpair-\(UUID().uuidString.prefix(8))"
@@ -68,17 +68,36 @@ final class LinkPair: Sendable {
     }
 }
 
-/// A gate a test opens: handlers wait on it.
+/// A gate a test opens: handlers wait on it, and the test can wait until one does.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private struct State {
+        var open = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var watchers: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
     func wait() async {
         await withCheckedContinuation { c in
-            let run = state.withLock { s -> Bool in
-                if s.open { return true }
+            let (run, watchers) = state.withLock { s -> (Bool, [CheckedContinuation<Void, Never>]) in
+                if s.open { return (true, []) }
                 s.waiters.append(c)
+                defer { s.watchers = [] }
+                return (false, s.watchers)
+            }
+            for w in watchers { w.resume() }
+            if run { c.resume() }
+        }
+    }
+
+    /// Returns once a handler waits at the gate.
+    func someoneWaits() async {
+        await withCheckedContinuation { c in
+            let now = state.withLock { s -> Bool in
+                if !s.waiters.isEmpty { return true }
+                s.watchers.append(c)
                 return false
             }
-            if run { c.resume() }
+            if now { c.resume() }
         }
     }
     func open() {

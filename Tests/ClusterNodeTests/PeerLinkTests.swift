@@ -18,7 +18,7 @@ import Testing
         }) { client, _ in
             async let slow = client.request("slow", text: "")
             // The slow request is held inside its handler…
-            while gate.waiting == 0 { await Task.yield() }
+            await gate.someoneWaits()
             // …and a keep-alive sent after it is answered meanwhile.
             let echo = try await client.request("echo-c", text: "keepalive")
             #expect(echo == .other(command: "ok-m", payload: Array("keepalive".utf8)))
