@@ -120,10 +120,16 @@ struct IntegrityIncomingPackageTests {
         let before = Self.tree(home)
         let file = IncomingFile(path: dir.path + "/incoming")
         file.advance(by: bytes.count / 3)  // and no more ever arrives
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { file.cancel("the master named another package") }
+        // The consumer gives up once the staging has taken all that arrived and waits for the rest.
+        let consumer = Thread {
+            file.waitForBlockedReader()
+            file.cancel("the master named another package")
+        }
+        consumer.start()
         #expect(throws: PackageError.transferFailed("the master named another package")) {
             _ = try PackageApplier(home: home.path).stage(incoming: file, budget: 1 << 30)
         }
+        file.cancel("test over")  // ends the consumer's wait should the staging have stopped without waiting
         #expect(Self.tree(home) == before)
     }
 
