@@ -2,46 +2,6 @@ import Common
 import Foundation
 import Testing
 
-/// A temporary directory removed when the value is released, so parallel tests never share files.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/integrity-test.XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Creates a file (and its directories) with the given bytes.
-    @discardableResult
-    func write(_ relative: String, _ content: [UInt8]) -> String {
-        let full = path + "/" + relative
-        try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                 withIntermediateDirectories: true)
-        #expect(FileManager.default.createFile(atPath: full, contents: Data(content)))
-        return full
-    }
-
-    @discardableResult
-    func write(_ relative: String, _ text: String) -> String { write(relative, Array(text.utf8)) }
-
-    func makeDirectory(_ relative: String) {
-        try! FileManager.default.createDirectory(atPath: path + "/" + relative, withIntermediateDirectories: true)
-    }
-
-    func read(_ relative: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: path + "/" + relative).map { Array($0) }
-    }
-
-    /// Every path below the directory (files, directories and links), relative and sorted.
-    func listing(_ relative: String = "") -> [String] {
-        let base = relative.isEmpty ? path : path + "/" + relative
-        guard let e = FileManager.default.enumerator(atPath: base) else { return [] }
-        return (e.allObjects as? [String] ?? []).sorted()
-    }
-}
-
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
 func pseudoRandomBytes(count: Int, seed: UInt64) -> [UInt8] {
     var state = seed | 1

@@ -9,13 +9,13 @@ import Testing
     /// run on `clock`, which moves only when a test advances it: a flow that needs no timer cannot time out
     /// on a slow machine, and a test of a timer decides when its deadline passes.
     struct Setup {
-        let home: TempDir
+        let home: TemporaryDirectory
         let server: FakeLocalServer
         let clock = ManualLocalClock()
         var client: LocalClient
 
         init(timeout: Double = 5, asyncTimeout: Double = 5, keepAlive: Double = 60) throws {
-            home = try TempDir()
+            home = TemporaryDirectory()
             try FileManager.default.createDirectory(atPath: home.path + "/queue/cluster", withIntermediateDirectories: true)
             client = LocalClient(home: home.path, timeout: timeout, asyncTimeout: asyncTimeout, keepAliveInterval: keepAlive,
                                  clock: clock)
@@ -320,7 +320,7 @@ import Testing
     }
 
     @Test func missingSocketIsClusterNotRunning() throws {
-        let home = try TempDir()
+        let home = TemporaryDirectory()
         let client = LocalClient(home: home.path)
         do {
             _ = try client.execute(command: "get_nodes", payload: [])
@@ -333,7 +333,7 @@ import Testing
     }
 
     @Test func staleSocketIsConnectionRefused() throws {
-        let home = try TempDir()
+        let home = TemporaryDirectory()
         let path = home.path + "/stale.sock"
         // Bind without listening, then close: the file stays and connecting is refused.
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

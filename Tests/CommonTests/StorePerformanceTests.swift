@@ -7,7 +7,7 @@ import Testing
 @Suite struct StorePerformanceTests {
     @Test func fiftyThousandAgentsThroughSyncAgentGroups() throws {
         let count = 50_000
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "master-node")
         let clock = ContinuousClock()
         var marks: [(String, Duration)] = []

@@ -5,10 +5,10 @@ import Testing
 
 /// Helpers shared by the Store* suites.
 enum StoreTest {
-    static func dbPath(_ dir: TempDir) -> String { dir.path + "/queue/db/global.db" }
+    static func dbPath(_ dir: TemporaryDirectory) -> String { dir.path + "/queue/db/global.db" }
 
     /// A new store under `dir` with agents `ids` registered (names agent-00001…, group "default").
-    static func store(_ dir: TempDir, node: String = "master-node", agents ids: [Int] = []) throws -> AgentStore {
+    static func store(_ dir: TemporaryDirectory, node: String = "master-node", agents ids: [Int] = []) throws -> AgentStore {
         let store = try AgentStore(path: dbPath(dir), nodeName: node)
         for id in ids {
             try store.insertAgent(id: id, name: String(format: "agent-%05d", id), ip: "any", key: "key\(id)",

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Paths of the package under test, found from this file's location so tests run from any directory.
 enum TestPaths {
@@ -11,6 +12,50 @@ enum TestPaths {
     static var binDir: URL {
         if let dir = ProcessInfo.processInfo.environment["CLUSTERD_BIN_DIR"] { return URL(fileURLWithPath: dir) }
         return packageRoot.appendingPathComponent(".build/debug")
+    }
+}
+
+/// A directory under /tmp made for one test and removed with the value, so parallel tests never share
+/// files. The path is short: a Unix socket inside it must stay under the 108-byte limit.
+final class TemporaryDirectory: @unchecked Sendable {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/commontests.XXXXXX".utf8CString)
+        path = template.withUnsafeMutableBufferPointer { buffer in
+            guard let made = mkdtemp(buffer.baseAddress!) else { fatalError("mkdtemp: \(String(cString: strerror(errno)))") }
+            return String(cString: made)
+        }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Creates a file (and its directories) with the given bytes.
+    @discardableResult
+    func write(_ relative: String, _ content: [UInt8]) -> String {
+        let full = path + "/" + relative
+        try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: full, contents: Data(content)))
+        return full
+    }
+
+    @discardableResult
+    func write(_ relative: String, _ text: String) -> String { write(relative, Array(text.utf8)) }
+
+    func makeDirectory(_ relative: String) {
+        try! FileManager.default.createDirectory(atPath: path + "/" + relative, withIntermediateDirectories: true)
+    }
+
+    func read(_ relative: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: path + "/" + relative).map { Array($0) }
+    }
+
+    /// Every path below the directory (files, directories and links), relative and sorted.
+    func listing(_ relative: String = "") -> [String] {
+        let base = relative.isEmpty ? path : path + "/" + relative
+        guard let e = FileManager.default.enumerator(atPath: base) else { return [] }
+        return (e.allObjects as? [String] ?? []).sorted()
     }
 }
 
