@@ -98,12 +98,8 @@ import Testing
         #expect(e?.description.contains("/proc/no-such-dir") == true)
     }
 
-    /// About 2,000 agents with groups and labels, closed cleanly (WAL checkpointed into the main file).
+    /// About 2,000 agents with groups, closed cleanly (WAL checkpointed into the main file).
     private func makeLargeStore(_ dir: TemporaryDirectory) throws {
-        let store = try StoreTest.store(dir)
-        let entries = (1...2000).map { (id: $0, name: "agent-\($0)", ip: "10.0.\($0 / 256).\($0 % 256)", key: String(repeating: "k", count: 64)) }
-        _ = try store.loadClientKeys(entries)
-        let data = (1...2000).map { "{\"id\":\($0),\"groups\":[\"default\",\"g\($0 % 7)\"]}" }.joined(separator: ",")
-        _ = try store.setAgentGroups("{\"mode\":\"override\",\"sync_status\":\"synced\",\"data\":[\(data)]}")
+        try StoreTest.largeStore(dir, count: 2000) { ["default", "g\($0 % 7)"] }
     }
 }

@@ -17,6 +17,22 @@ enum StoreTest {
         return store
     }
 
+    /// The Store suites' large store: `count` agents loaded as client.keys (agent-<id>, 10.0.x.y, 64-byte
+    /// keys), then their groups, `groups(id)`, set by one override `set-agent-groups` with `syncStatus`.
+    @discardableResult
+    static func largeStore(_ dir: TemporaryDirectory, count: Int, syncStatus: String = "synced",
+                           groups: (Int) -> [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> AgentStore {
+        let store = try store(dir)
+        let entries = (1...count).map { (id: $0, name: "agent-\($0)", ip: "10.0.\($0 / 256).\($0 % 256)", key: String(repeating: "k", count: 64)) }
+        #expect(try store.loadClientKeys(entries) == (inserted: count, deleted: 0), sourceLocation: sourceLocation)
+        let data = (1...count).map { id in
+            "{\"id\":\(id),\"groups\":[\(groups(id).map { "\"\($0)\"" }.joined(separator: ","))]}"
+        }.joined(separator: ",")
+        let command = "{\"mode\":\"override\",\"sync_status\":\"\(syncStatus)\",\"data\":[\(data)]}"
+        #expect(try store.setAgentGroups(command) == count, sourceLocation: sourceLocation)
+        return store
+    }
+
     /// SHA-256 of `csv`, first 8 hex digits: computed here with CryptoKit's API, not through GroupHash.
     static func agentHash(_ csv: String) -> String {
         SHA256.hash(data: Data(csv.utf8)).map { String(format: "%02x", $0) }.joined().prefix(8).description
