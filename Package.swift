@@ -92,6 +92,11 @@ let package = Package(
             dependencies: ["Common"],
             path: "Benchmarks/link-sim"
         ),
+        .executableTarget(
+            name: "store-bench",
+            dependencies: ["Common", "CSQLite"],
+            path: "Benchmarks/store-bench"
+        ),
         .testTarget(
             name: "CommonTests",
             dependencies: [

@@ -8,7 +8,7 @@ import Testing
 
     @Test func wrongKeyStillDecodesHeadersAndWarnsOnce() throws {
         let expected = try CaptureFixtures.expected("session1-fresh-worker.conn1.expected.jsonl")
-        let record = DecodeRecord.decode(try CaptureFixtures.bytes("session1-fresh-worker.pcap"), fernet: Self.wrongKey)
+        let record = DecodeRecord.decode(try TestPaths.fixture("session1-fresh-worker.pcap"), fernet: Self.wrongKey)
         #expect(record.error == nil && record.stops.isEmpty)
         #expect(record.warnings.count == 1)
         #expect(record.warnings.first?.contains("do not decrypt with this key") == true)
@@ -23,12 +23,12 @@ import Testing
     }
 
     @Test func wrongKeyOnRawStreamWarnsOnce() throws {
-        let record = DecodeRecord.decode(try CaptureFixtures.bytes("session1-fresh-worker.conn1.s2c.bin"), fernet: Self.wrongKey)
+        let record = DecodeRecord.decode(try TestPaths.fixture("session1-fresh-worker.conn1.s2c.bin"), fernet: Self.wrongKey)
         #expect(record.warnings.count == 1 && record.messages.count == 112 && record.stops.isEmpty)
     }
 
     @Test func truncatedRawStreamKeepsEarlierMessagesAndReportsOffset() throws {
-        let bytes = try CaptureFixtures.bytes("session1-fresh-worker.conn1.c2s.bin")
+        let bytes = try TestPaths.fixture("session1-fresh-worker.conn1.c2s.bin")
         let expected = try CaptureFixtures.expected("session1-fresh-worker.conn1.expected.jsonl").filter { $0.dir == "c2s" }
         // Cut in the middle of the 11th message's payload.
         let cut = expected[10].off + 20 + 30
@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func truncatedCaptureFileReportsOffsetAndKeepsMessages() throws {
-        let bytes = try CaptureFixtures.bytes("session1-fresh-worker.pcap")
+        let bytes = try TestPaths.fixture("session1-fresh-worker.pcap")
         let record = DecodeRecord.decode(Array(bytes.prefix(bytes.count / 2)))
         guard case .truncatedCapture(let offset, _, _)? = record.error else {
             Issue.record("expected a truncated capture, got \(String(describing: record.error))")

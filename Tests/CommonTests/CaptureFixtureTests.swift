@@ -8,7 +8,7 @@ import Testing
     /// All messages in capture (time) order, matching the expected file line by line.
     private func checkSession1Capture(_ file: String) throws {
         let expected = try CaptureFixtures.expected(Self.session1)
-        let record = DecodeRecord.decode(try CaptureFixtures.bytes(file))
+        let record = DecodeRecord.decode(try TestPaths.fixture(file))
         #expect(record.error == nil)
         #expect(record.stops.isEmpty)
         #expect(record.warnings.isEmpty)
@@ -32,8 +32,8 @@ import Testing
     }
 
     @Test func session1PcapAndPcapngAgreeOnTimes() throws {
-        let pcap = DecodeRecord.decode(try CaptureFixtures.bytes("session1-fresh-worker.pcap"))
-        let pcapng = DecodeRecord.decode(try CaptureFixtures.bytes("session1-fresh-worker.pcapng"))
+        let pcap = DecodeRecord.decode(try TestPaths.fixture("session1-fresh-worker.pcap"))
+        let pcapng = DecodeRecord.decode(try TestPaths.fixture("session1-fresh-worker.pcapng"))
         try #require(pcap.messages.count == pcapng.messages.count)
         for (a, b) in zip(pcap.messages, pcapng.messages) {
             #expect(abs(a.time! - b.time!) < 1e-5)
@@ -43,7 +43,7 @@ import Testing
     @Test(arguments: ["c2s", "s2c"])
     func session1RawStreamDecodesToExpectedMessages(direction: String) throws {
         let expected = try CaptureFixtures.expected(Self.session1).filter { $0.dir == direction }
-        let record = DecodeRecord.decode(try CaptureFixtures.bytes("session1-fresh-worker.conn1.\(direction).bin"))
+        let record = DecodeRecord.decode(try TestPaths.fixture("session1-fresh-worker.conn1.\(direction).bin"))
         #expect(record.summary.format == .raw)
         #expect(record.error == nil && record.stops.isEmpty && record.warnings.isEmpty)
         try #require(record.messages.count == expected.count)
@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test func session1RepliesNameTheirRequests() throws {
-        let record = DecodeRecord.decode(try CaptureFixtures.bytes("session1-fresh-worker.pcap"))
+        let record = DecodeRecord.decode(try TestPaths.fixture("session1-fresh-worker.pcap"))
         let hello = try #require(record.messages.first)
         let reply = try #require(record.messages.dropFirst().first)
         #expect(hello.name == "hello" && hello.replyTo == nil)
@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func session3LocalSocketPcapDecodesWithoutKey() throws {
-        let record = DecodeRecord.decode(try CaptureFixtures.bytes("session3-local-cluster-control.conn1-4.unix-as-tcp.pcap"),
+        let record = DecodeRecord.decode(try TestPaths.fixture("session3-local-cluster-control.conn1-4.unix-as-tcp.pcap"),
                                          fernet: nil, port: 1517)
         #expect(record.error == nil && record.stops.isEmpty && record.warnings.isEmpty)
         #expect(record.summary.connections == 4)
@@ -84,7 +84,7 @@ import Testing
         }
         #expect(record.messages.count == total)
         // Nothing on the default port.
-        #expect(DecodeRecord.decode(try CaptureFixtures.bytes("session3-local-cluster-control.conn1-4.unix-as-tcp.pcap"),
+        #expect(DecodeRecord.decode(try TestPaths.fixture("session3-local-cluster-control.conn1-4.unix-as-tcp.pcap"),
                                     fernet: nil).messages.isEmpty)
     }
 
@@ -93,7 +93,7 @@ import Testing
         let expected = try CaptureFixtures.expected("session3-local-cluster-control.conn\(k).expected.jsonl")
         for direction in ["c2s", "s2c"] {
             let lines = expected.filter { $0.dir == direction }
-            let record = DecodeRecord.decode(try CaptureFixtures.bytes("session3-local-cluster-control.conn\(k).\(direction).bin"),
+            let record = DecodeRecord.decode(try TestPaths.fixture("session3-local-cluster-control.conn\(k).\(direction).bin"),
                                              fernet: nil)
             #expect(record.error == nil && record.stops.isEmpty)
             try #require(record.messages.count == lines.count)
@@ -103,7 +103,7 @@ import Testing
 
     @Test func withoutKeyPayloadsStayEncryptedAndHeadersDecode() throws {
         let expected = try CaptureFixtures.expected(Self.session1)
-        let record = DecodeRecord.decode(try CaptureFixtures.bytes("session1-fresh-worker.pcap"), fernet: nil)
+        let record = DecodeRecord.decode(try TestPaths.fixture("session1-fresh-worker.pcap"), fernet: nil)
         #expect(record.warnings.isEmpty && record.stops.isEmpty)
         try #require(record.messages.count == expected.count)
         for (m, e) in zip(record.messages, expected) {

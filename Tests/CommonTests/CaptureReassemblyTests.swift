@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func outOfOrderRetransmittedAndOverlappingSegmentsDecodeIdentically() throws {
-        let packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes(Self.pcap))
+        let packets = try SyntheticCapture.segments(ofCapture: try TestPaths.fixture(Self.pcap))
         let data = Array(packets.dropFirst(3))
         // Reverse every run of three packets after the handshake: later segments arrive first.
         var shuffled = Array(packets.prefix(3))
@@ -64,13 +64,13 @@ import Testing
     }
 
     @Test func duplicatedCaptureOfEveryPacketDecodesOnce() throws {
-        let packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes(Self.pcap))
+        let packets = try SyntheticCapture.segments(ofCapture: try TestPaths.fixture(Self.pcap))
         let doubled = packets.flatMap { [$0, $0] }
         try checkClean(DecodeRecord.decode(SyntheticCapture.pcap(doubled)))
     }
 
     @Test func sequenceNumbersWrappingAroundDecodeIdentically() throws {
-        var packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes(Self.pcap))
+        var packets = try SyntheticCapture.segments(ofCapture: try TestPaths.fixture(Self.pcap))
         // Move both initial sequence numbers to just below 2^32 so that both streams wrap early.
         let isn = packets.prefix(2).map(\.segment.sequence)
         for i in packets.indices {
@@ -82,14 +82,14 @@ import Testing
     }
 
     @Test func captureStartingAfterTheHandshakeStartsAtFirstSeenSequence() throws {
-        let packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes(Self.pcap))
+        let packets = try SyntheticCapture.segments(ofCapture: try TestPaths.fixture(Self.pcap))
         let noSYN = packets.filter { !$0.segment.syn }
         #expect(noSYN.count == packets.count - 2)
         try checkClean(DecodeRecord.decode(SyntheticCapture.pcap(noSYN)))
     }
 
     @Test func captureStartingInsideAFrameSkipsToTheFirstHeader() throws {
-        var packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes(Self.pcap)).filter { !$0.segment.syn }
+        var packets = try SyntheticCapture.segments(ofCapture: try TestPaths.fixture(Self.pcap)).filter { !$0.segment.syn }
         // The capture misses the first 50 bytes of each direction's first data segment.
         for fromClient in [true, false] {
             let i = try #require(packets.firstIndex { ($0.segment.source.port != 1516) == fromClient && !$0.segment.payload.isEmpty })
@@ -131,7 +131,7 @@ import Testing
     @Test(arguments: [(UInt32(0), false), (1, false), (101, false), (228, false), (229, true), (101, true),
                       (113, false), (276, true), (0, true)])
     func everyLinkLayerDecodesIdentically(linkType: UInt32, v6: Bool) throws {
-        let packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes(Self.pcap))
+        let packets = try SyntheticCapture.segments(ofCapture: try TestPaths.fixture(Self.pcap))
         let record = DecodeRecord.decode(SyntheticCapture.pcap(packets, linkType: linkType, v6: v6))
         try checkClean(record)
         if v6 { #expect(record.messages.first?.source == "[::ffff:7f00:1]:43246") }
@@ -139,7 +139,7 @@ import Testing
 
     @Test(arguments: [(false, false), (true, false), (true, true), (false, true)])
     func pcapBothByteOrdersAndResolutions(bigEndian: Bool, nano: Bool) throws {
-        let packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes(Self.pcap))
+        let packets = try SyntheticCapture.segments(ofCapture: try TestPaths.fixture(Self.pcap))
         let record = DecodeRecord.decode(SyntheticCapture.pcap(packets, bigEndian: bigEndian, nano: nano))
         try checkClean(record)
         #expect(abs(record.messages[0].time! - packets[3].time) < 1e-6)
@@ -147,7 +147,7 @@ import Testing
 
     @Test(arguments: [(true, UInt8(9)), (false, 9), (true, 6), (false, 3)])
     func pcapngBothByteOrdersAndTimestampResolutions(bigEndian: Bool, resolution: UInt8) throws {
-        let packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes("session1-fresh-worker.pcapng"))
+        let packets = try SyntheticCapture.segments(ofCapture: try TestPaths.fixture("session1-fresh-worker.pcapng"))
         let record = DecodeRecord.decode(SyntheticCapture.pcapng(packets, linkType: 1, bigEndian: bigEndian, resolution: resolution))
         try checkClean(record)
         let precision = resolution >= 6 ? 1e-5 : 2e-3
@@ -155,7 +155,7 @@ import Testing
     }
 
     @Test func missingSegmentIsReportedAtItsOffset() throws {
-        var packets = try SyntheticCapture.segments(ofCapture: try CaptureFixtures.bytes(Self.pcap))
+        var packets = try SyntheticCapture.segments(ofCapture: try TestPaths.fixture(Self.pcap))
         let lost = try #require(packets.indices.first { $0 > 40 && packets[$0].segment.source.port == 1516 && !packets[$0].segment.payload.isEmpty })
         let lostSequence = packets[lost].segment.sequence
         packets.remove(at: lost)

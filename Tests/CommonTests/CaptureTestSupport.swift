@@ -2,26 +2,10 @@ import Foundation
 import Testing
 @testable import Common
 
-/// Shared helpers for the capture and frame-dump tests: fixture files, expected messages, a decode that
-/// collects everything, and builders for synthetic captures.
+/// Shared helpers for the capture and frame-dump tests: expected messages, a decode that collects
+/// everything (the fixture files are read through `TestPaths`).
 enum CaptureFixtures {
-    static let key = "WazuhPeerTestKey0123456789abcdef"
-    static var fernet: Fernet { try! Fernet(clusterKey: key) }
-
-    /// Tests/Fixtures/wazuh-4.8.1, found from this file so the tests run from any directory.
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/wazuh-4.8.1")
-
-    /// The package root (for the built binaries).
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-    static func bytes(_ name: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
-    }
+    static var fernet: Fernet { try! Fernet(clusterKey: fixtureKey) }
 
     /// One line of a `*.expected.jsonl` file.
     struct Expected {
@@ -41,7 +25,7 @@ enum CaptureFixtures {
     }
 
     static func expected(_ name: String) throws -> [Expected] {
-        let text = String(decoding: try bytes(name), as: UTF8.self)
+        let text = String(decoding: try TestPaths.fixture(name), as: UTF8.self)
         return try text.split(separator: "\n").map { line in
             let v = try JSONParser.parse(String(line))
             return Expected(

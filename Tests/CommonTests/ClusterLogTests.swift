@@ -11,7 +11,7 @@ import Testing
     }
 
     @Test func lineFormat() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = dir.path + "/cluster.log"
         let log = try ClusterLog(path: path, level: .info, mirrorToStderr: false)
         log.info(tag: "Local Server", subtag: "Main", "Serving on /var/ossec/queue/cluster/c-internal.sock")
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func levelFilteringSkipsTheMessage() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = dir.path + "/cluster.log"
         let log = try ClusterLog(path: path, level: .info, mirrorToStderr: false)
         nonisolated(unsafe) var built = 0
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func fileIsCreated0660AndAppended() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = dir.path + "/cluster.log"
         try "2024/01/01 00:00:00 INFO: [Cluster] [Main] old\n".write(toFile: path, atomically: false, encoding: .utf8)
         chmod(path, 0o600)
@@ -82,7 +82,7 @@ import Testing
     }
 
     @Test func concurrentLinesDoNotInterleave() async throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = dir.path + "/cluster.log"
         let log = try ClusterLog(path: path, level: .info, mirrorToStderr: false)
         let payload = String(repeating: "x", count: 3000)

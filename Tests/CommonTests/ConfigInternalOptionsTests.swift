@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func loadsFromHomeFileAndReportsBadJSON() throws {
-        let home = try TempDir()
+        let home = TemporaryDirectory()
         // No file: defaults (unless the environment points elsewhere, which tests do not set).
         if ProcessInfo.processInfo.environment[InternalOptions.environmentVariable] == nil {
             #expect(try InternalOptions.load(home: home.path) == .defaults)
@@ -99,7 +99,7 @@ import Testing
     // MARK: debug level
 
     @Test func debugLevelRules() throws {
-        let home = try TempDir()
+        let home = TemporaryDirectory()
         let local = home.path + "/etc/local_internal_options.conf"
         let global = home.path + "/etc/internal_options.conf"
         // No files: the -d count, capped at 2 (4.8.1 would force 0 and give INFO for -ddd).

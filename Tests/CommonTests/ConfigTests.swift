@@ -228,7 +228,7 @@ import Testing
     }
 
     @Test func loadsFromHomeAndReportsAMissingFile() throws {
-        let home = try TempDir()
+        let home = TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: home.path + "/etc", withIntermediateDirectories: true)
         try Self.conf(Self.validBody).write(toFile: home.path + "/etc/ossec.conf", atomically: true, encoding: .utf8)
         #expect(try ClusterConfigLoader.load(home: home.path).nodeName == "master-node")
@@ -240,20 +240,4 @@ import Testing
             #expect(error.code == 3006)
         }
     }
-}
-
-/// A temporary directory removed when the value goes away. Short paths under /tmp, so Unix socket paths
-/// inside it stay under the 108-byte limit.
-final class TempDir: @unchecked Sendable {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/cctl.XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw POSIXError(.EIO)
-        }
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -4,10 +4,10 @@ import Testing
 
 /// The built `frame-dump` binary, end to end.
 @Suite(.serialized) struct FrameDumpCLITests {
-    static let key = CaptureFixtures.key
+    static let key = fixtureKey
 
     @Test func jsonLinesForThePcap() throws {
-        let result = try FrameDumpProcess.run(["--key", Self.key, "--json", CaptureFixtures.path("session1-fresh-worker.pcap")])
+        let result = try FrameDumpProcess.run(["--key", Self.key, "--json", TestPaths.fixturePath("session1-fresh-worker.pcap")])
         #expect(result.status == 0)
         #expect(result.err.isEmpty)
         let lines = result.out.split(separator: "\n")
@@ -44,19 +44,19 @@ import Testing
     }
 
     @Test func textLinesForTheLocalSocketCapture() throws {
-        let result = try FrameDumpProcess.run(["--port", "1517", CaptureFixtures.path("session3-local-cluster-control.conn1-4.unix-as-tcp.pcap")])
+        let result = try FrameDumpProcess.run(["--port", "1517", TestPaths.fixturePath("session3-local-cluster-control.conn1-4.unix-as-tcp.pcap")])
         #expect(result.status == 0)
         let lines = result.out.split(separator: "\n").map(String.init)
         #expect(lines.count == 14)
         #expect(lines[0].contains("127.0.0.1:36878 → 127.0.0.1:1517 958964012 get_nodes"))
         #expect(lines[1].hasSuffix("(reply to get_nodes)"))
         #expect(lines.allSatisfy { $0.count < 250 })  // previews are short without --payload
-        let full = try FrameDumpProcess.run(["--port", "1517", "--payload", CaptureFixtures.path("session3-local-cluster-control.conn1-4.unix-as-tcp.pcap")])
+        let full = try FrameDumpProcess.run(["--port", "1517", "--payload", TestPaths.fixturePath("session3-local-cluster-control.conn1-4.unix-as-tcp.pcap")])
         #expect(full.out.contains("\\\"totalItems\\\": 2}\""))
     }
 
     @Test func rawStreamFromStdin() throws {
-        let input = try FileHandle(forReadingFrom: CaptureFixtures.directory.appendingPathComponent("session1-fresh-worker.conn1.s2c.bin"))
+        let input = try FileHandle(forReadingFrom: TestPaths.fixtures.appendingPathComponent("session1-fresh-worker.conn1.s2c.bin"))
         let result = try FrameDumpProcess.run(["--key", Self.key, "--json", "-"], stdin: input)
         #expect(result.status == 0)
         let lines = result.out.split(separator: "\n")
@@ -66,11 +66,10 @@ import Testing
     }
 
     @Test func truncatedFileExitsOneAndReportsTheOffset() throws {
-        let bytes = try CaptureFixtures.bytes("session1-fresh-worker.conn1.c2s.bin")
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("frame-dump-truncated-\(getpid()).bin")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try Data(bytes.prefix(1000)).write(to: file)
-        let result = try FrameDumpProcess.run(["--key", Self.key, file.path])
+        let bytes = try TestPaths.fixture("session1-fresh-worker.conn1.c2s.bin")
+        let dir = TemporaryDirectory()
+        let file = dir.write("truncated.bin", Array(bytes.prefix(1000)))
+        let result = try FrameDumpProcess.run(["--key", Self.key, file])
         #expect(result.status == 1)
         #expect(result.err.contains("decoding stopped at byte offset 944"))
         #expect(result.err.contains("stream truncated"))
@@ -78,18 +77,17 @@ import Testing
     }
 
     @Test func truncatedPcapExitsOne() throws {
-        let bytes = try CaptureFixtures.bytes("session1-fresh-worker.pcap")
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("frame-dump-truncated-\(getpid()).pcap")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try Data(bytes.prefix(30000)).write(to: file)
-        let result = try FrameDumpProcess.run(["--key", Self.key, "--json", file.path])
+        let bytes = try TestPaths.fixture("session1-fresh-worker.pcap")
+        let dir = TemporaryDirectory()
+        let file = dir.write("truncated.pcap", Array(bytes.prefix(30000)))
+        let result = try FrameDumpProcess.run(["--key", Self.key, "--json", file])
         #expect(result.status == 1)
         #expect(result.err.contains("capture file truncated at byte offset"))
         #expect(!result.out.isEmpty)
     }
 
     @Test func wrongKeyWarnsOnceAndExitsZero() throws {
-        let result = try FrameDumpProcess.run(["--key", "WrongPeerTestKey0123456789abcdef", CaptureFixtures.path("session1-fresh-worker.pcap")])
+        let result = try FrameDumpProcess.run(["--key", "WrongPeerTestKey0123456789abcdef", TestPaths.fixturePath("session1-fresh-worker.pcap")])
         #expect(result.status == 0)
         #expect(result.err.components(separatedBy: "do not decrypt with this key").count == 2)
         #expect(result.out.split(separator: "\n").count == 224)
@@ -98,7 +96,7 @@ import Testing
     @Test func usageAndIOErrorsExitTwo() throws {
         #expect(try FrameDumpProcess.run([]).status == 2)
         #expect(try FrameDumpProcess.run(["--bogus", "x"]).status == 2)
-        #expect(try FrameDumpProcess.run(["--key", "short", CaptureFixtures.path("session1-fresh-worker.pcap")]).status == 2)
+        #expect(try FrameDumpProcess.run(["--key", "short", TestPaths.fixturePath("session1-fresh-worker.pcap")]).status == 2)
         let missing = try FrameDumpProcess.run(["/nonexistent/capture.pcap"])
         #expect(missing.status == 2)
         #expect(missing.err.contains("/nonexistent/capture.pcap"))

@@ -8,7 +8,7 @@ import Testing
         let (listener, serverPort) = try TestSocket.listenLoopback()
         defer { listener.closeSocket() }
         let proxy = try FrameDumpProcess(["proxy", "--listen", "127.0.0.1:0", "--to", "127.0.0.1:\(serverPort)",
-                                          "--key", CaptureFixtures.key, "--json"])
+                                          "--key", fixtureKey, "--json"])
         defer { proxy.kill() }
         #expect(proxy.wait { $0.stderr.contains("listening on") })
         let announced = proxy.stderr.split(separator: "\n").first { $0.contains("listening on") } ?? ""

@@ -7,7 +7,7 @@ import Darwin
 
 /// Runs the built `frame-dump` and collects its output as it comes.
 final class FrameDumpProcess: @unchecked Sendable {
-    static var binary: URL { CaptureFixtures.packageRoot.appendingPathComponent(".build/debug/frame-dump") }
+    static var binary: URL { URL(fileURLWithPath: TestPaths.tool("frame-dump")) }
 
     let process = Process()
     private let lock = NSLock()

@@ -8,29 +8,13 @@ struct IntegrityApplyStreamTests {
     /// A master home and a worker home that differs from it in every way: files missing, changed, extra
     /// (one alone in a group directory that must go with it), and one the same.
     private static func makeNodes() -> (master: TemporaryDirectory, worker: () -> TemporaryDirectory, diff: IntegrityDiff) {
-        let (master, _) = IntegrityStreamWriterTests.makeHome(count: 150, seed: 8)
-        master.write("etc/shared/default/same.conf", "same\n")
-        let makeWorker = { () -> TemporaryDirectory in
-            let worker = TemporaryDirectory()
-            worker.write("etc/client.keys", "001 old any key\n")
-            worker.write("etc/shared/default/same.conf", "same\n")
-            worker.write("etc/shared/default/f0.xml", "old content\n")
-            worker.write("etc/shared/gone/only.conf", "extra\n")
-            worker.write("etc/rules/stale.xml", "<stale/>\n")
-            return worker
-        }
-        var cache = HashCache(), workerCache = HashCache()
-        let masterMetadata = IntegrityScanner(home: master.path).scan(cache: &cache).metadata
-        let worker = makeWorker()
-        let workerMetadata = withExtendedLifetime(worker) { IntegrityScanner(home: worker.path).scan(cache: &workerCache).metadata }
-        let diff = try! IntegrityComparison.compare(master: masterMetadata, worker: workerMetadata)
-        return (master, makeWorker, diff)
-    }
-
-    private static func tree(_ home: TemporaryDirectory) -> [String: [UInt8]] {
-        var out: [String: [UInt8]] = [:]
-        for path in home.listing() { out[path] = home.read(path) ?? [] }
-        return out
+        IntegrityHomes.nodes(count: 150, seed: 8, master: ["etc/shared/default/same.conf": "same\n"], worker: [
+            "etc/client.keys": "001 old any key\n",
+            "etc/shared/default/same.conf": "same\n",
+            "etc/shared/default/f0.xml": "old content\n",
+            "etc/shared/gone/only.conf": "extra\n",
+            "etc/rules/stale.xml": "<stale/>\n",
+        ])
     }
 
     @Test("a streamed apply leaves the same tree and result as an in-memory one", arguments: PackageFormat.allCases)
@@ -50,7 +34,7 @@ struct IntegrityApplyStreamTests {
             let result = try applier.apply(packageFile: dir.path + "/package", budget: 1 << 30) { seen = $0 }
             #expect(seen == build.diff)
             #expect(result == expected)
-            #expect(Self.tree(home) == Self.tree(inMemoryHome))
+            #expect(home.tree(directories: true) == inMemoryHome.tree(directories: true))
             #expect(!home.listing().contains { $0.hasSuffix(PackageApplier.temporarySuffix) })
             #expect(!home.listing().contains("etc/shared/gone"))
             for path in diff.missing.paths + diff.shared.paths { #expect(home.read(path) == master.read(path), "\(path)") }

@@ -57,7 +57,7 @@ struct IntegrityCompareTests {
 
     @Test("integrity-scan diff prints the groups and exits 0 / 1 / 2 like diff(1)")
     func diffTool() throws {
-        let tool = IntegrityPaths.tool
+        let tool = TestPaths.tool("integrity-scan")
         try #require(FileManager.default.isExecutableFile(atPath: tool), "build the tool first: swift build")
         let (master, worker) = makePair()
         let out = TemporaryDirectory()
@@ -95,9 +95,9 @@ struct IntegrityCompareTests {
 
     @Test("diff accepts a worker's metadata package, e.g. one captured from Wazuh 4.8.1")
     func diffAgainstCapturedPackage() throws {
-        let tool = IntegrityPaths.tool
+        let tool = TestPaths.tool("integrity-scan")
         try #require(FileManager.default.isExecutableFile(atPath: tool), "build the tool first: swift build")
-        let package = IntegrityPaths.packageRoot + "/Tests/Fixtures/wazuh-4.8.1/worker-metadata-package-4.8.1.bin"
+        let package = TestPaths.fixturePath("worker-metadata-package-4.8.1.bin")
         let r = try run(tool, ["diff", package, package, "--json"])
         #expect(r.status == 0)
         #expect(r.stdoutText == "{\"missing\": {}, \"extra\": {}, \"shared\": {}}\n")

@@ -145,7 +145,7 @@ struct IntegrityHostilePackageTests {
 
     @Test("truncated and corrupt data")
     func damaged() throws {
-        let entries = [("etc/client.keys", good), ("etc/rules/r.xml", pseudoRandomBytes(count: 5000, seed: 9))]
+        let entries = [("etc/client.keys", good), ("etc/rules/r.xml", randomBytes(5000, seed: 9))]
         let container = try Self.container(entries)
         let zip = try Self.zip(entries.map { ($0.0, $0.1, .file) })
         func isDamage(_ e: PackageError) -> Bool {

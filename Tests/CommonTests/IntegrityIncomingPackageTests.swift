@@ -28,33 +28,17 @@ struct IntegrityIncomingPackageTests {
         return thread
     }
 
-    /// The regular files of a home and their contents (directories made for staged files do not count:
-    /// an empty directory shows no file).
-    static func tree(_ home: TemporaryDirectory) -> [String: [UInt8]] {
-        var out: [String: [UInt8]] = [:]
-        for path in home.listing() {
-            var st = stat()
-            if lstat(home.path + "/" + path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG { out[path] = home.read(path) ?? [] }
-        }
-        return out
-    }
+    /// A master of 400 generated files and a worker with one of them changed and one extra file, and the
+    /// worker's sync package from that master.
+    static let nodes = (master: ["etc/shared/default/agent.conf": "new\n"],
+                        worker: ["etc/rules/stale.xml": "<stale/>\n", "etc/shared/default/agent.conf": "old\n"])
 
-    static func worker() -> TemporaryDirectory {
-        let worker = TemporaryDirectory()
-        worker.write("etc/rules/stale.xml", "<stale/>\n")
-        worker.write("etc/shared/default/agent.conf", "old\n")
-        return worker
-    }
+    static func worker() -> TemporaryDirectory { IntegrityHomes.home(nodes.worker) }
 
     static func package(_ format: PackageFormat) throws -> (master: TemporaryDirectory, diff: IntegrityDiff, bytes: [UInt8]) {
-        let (master, metadata) = IntegrityStreamWriterTests.makeHome(count: 400, seed: 21)
-        master.write("etc/shared/default/agent.conf", "new\n")
-        var cache = HashCache(), workerCache = HashCache()
-        let masterMetadata = IntegrityScanner(home: master.path).scan(cache: &cache).metadata
-        let home = worker()
-        let workerMetadata = IntegrityScanner(home: home.path).scan(cache: &workerCache).metadata
-        let diff = try IntegrityComparison.compare(master: masterMetadata, worker: workerMetadata)
-        #expect(diff.missing.count == metadata.count && diff.shared.count == 1 && diff.extra.count == 1)
+        let (master, _, diff) = IntegrityHomes.nodes(count: 400, seed: 21, master: nodes.master, worker: nodes.worker)
+        // Everything is missing on the worker but the changed file; the stale one is extra.
+        #expect(diff.missing.count == IntegrityHomes.scan(master).count - 1 && diff.shared.count == 1 && diff.extra.count == 1)
         return (master, diff, try PackageWriter(format: format, home: master.path).syncPackage(diff).bytes)
     }
 
@@ -69,7 +53,7 @@ struct IntegrityIncomingPackageTests {
         #expect(!expected.hasErrors && expected.removed == ["etc/rules/stale.xml"])
 
         let home = Self.worker()
-        let before = Self.tree(home)
+        let before = home.tree()
         let file = IncomingFile(path: dir.path + "/incoming")
         #expect(FileManager.default.createFile(atPath: file.path, contents: nil))
         let sender = Self.receive(bytes, into: file)
@@ -78,18 +62,18 @@ struct IntegrityIncomingPackageTests {
         withExtendedLifetime(sender) {}
         #expect(file.state.end == .complete && file.state.received == bytes.count)
         // Staged: nothing visible yet but temporary files.
-        let visible = Self.tree(home).filter { !$0.key.hasSuffix(PackageApplier.temporarySuffix) }
+        let visible = home.tree().filter { !$0.key.hasSuffix(PackageApplier.temporarySuffix) }
         #expect(visible == before)
-        #expect(Self.tree(home).keys.contains { $0.hasSuffix(PackageApplier.temporarySuffix) })
+        #expect(home.tree().keys.contains { $0.hasSuffix(PackageApplier.temporarySuffix) })
 
         let result = try applier.commit(staged, removingPackage: file.path)
         #expect(result == expected)
-        #expect(Self.tree(home) == Self.tree(reference))
+        #expect(home.tree() == reference.tree())
         #expect(!FileManager.default.fileExists(atPath: file.path), "the package file goes before the flush")
         // Settled: a late discard or a second commit changes nothing.
         applier.discard(staged)
         #expect(try applier.commit(staged) == ApplyResult())
-        #expect(Self.tree(home) == Self.tree(reference))
+        #expect(home.tree() == reference.tree())
     }
 
     @Test("a transfer that fails midway leaves the home as it was", arguments: PackageFormat.allCases)
@@ -97,7 +81,7 @@ struct IntegrityIncomingPackageTests {
         let (_, _, bytes) = try Self.package(format)
         let dir = TemporaryDirectory()
         let home = Self.worker()
-        let before = Self.tree(home)
+        let before = home.tree()
         let file = IncomingFile(path: dir.path + "/incoming")
         #expect(FileManager.default.createFile(atPath: file.path, contents: nil))
         let sender = Self.receive(bytes, into: file, failingAfter: bytes.count / 2)
@@ -107,7 +91,7 @@ struct IntegrityIncomingPackageTests {
             (error as? PackageError) == .transferFailed("connection closed before the end")
         }
         withExtendedLifetime(sender) {}
-        #expect(Self.tree(home) == before)
+        #expect(home.tree() == before)
         #expect(home.listing().allSatisfy { !$0.hasPrefix("etc/decoders") && !$0.hasPrefix("etc/lists") })
     }
 
@@ -117,14 +101,20 @@ struct IntegrityIncomingPackageTests {
         let dir = TemporaryDirectory()
         dir.write("incoming", Array(bytes.prefix(bytes.count / 3)))
         let home = Self.worker()
-        let before = Self.tree(home)
+        let before = home.tree()
         let file = IncomingFile(path: dir.path + "/incoming")
         file.advance(by: bytes.count / 3)  // and no more ever arrives
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { file.cancel("the master named another package") }
+        // The consumer gives up once the staging has taken all that arrived and waits for the rest.
+        let consumer = Thread {
+            file.waitForBlockedReader()
+            file.cancel("the master named another package")
+        }
+        consumer.start()
         #expect(throws: PackageError.transferFailed("the master named another package")) {
             _ = try PackageApplier(home: home.path).stage(incoming: file, budget: 1 << 30)
         }
-        #expect(Self.tree(home) == before)
+        file.cancel("test over")  // ends the consumer's wait should the staging have stopped without waiting
+        #expect(home.tree() == before)
     }
 
     @Test("a zip that arrives whole but without its central directory is refused")
@@ -137,12 +127,12 @@ struct IntegrityIncomingPackageTests {
         let cut = Array(bytes.prefix(start))
         dir.write("incoming", cut)
         let home = Self.worker()
-        let before = Self.tree(home)
+        let before = home.tree()
         let file = IncomingFile(path: dir.path + "/incoming")
         file.advance(by: cut.count)
         file.complete()
         #expect(throws: PackageError.self) { _ = try PackageApplier(home: home.path).stage(incoming: file, budget: 1 << 30) }
-        #expect(Self.tree(home) == before)
+        #expect(home.tree() == before)
     }
 
     @Test("a package written while it is sent arrives in chunks of the asked size and equals the file build",
@@ -177,7 +167,7 @@ struct IntegrityIncomingPackageTests {
     @Test("incompressible zip entries are stored, text is deflated, and both read back")
     func incompressibleEntriesStored() throws {
         let home = TemporaryDirectory()
-        let random = pseudoRandomBytes(count: 50_000, seed: 5)
+        let random = randomBytes(50_000, seed: 5)
         let text = Array(String(repeating: "<rule id=\"100\" level=\"3\"/>\n", count: 2000).utf8)
         home.write("etc/rules/random.bin", random)
         home.write("etc/rules/text.xml", text)

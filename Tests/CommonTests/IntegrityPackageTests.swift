@@ -8,7 +8,7 @@ struct IntegrityPackageTests {
         let home = TemporaryDirectory()
         home.write("etc/client.keys", "001 agent-1 any 0123456789abcdef\n")
         home.write("etc/shared/default/agent.conf", "<agent_config>\n</agent_config>\n")
-        home.write("etc/shared/default/big.bin", pseudoRandomBytes(count: 200_000, seed: 7))
+        home.write("etc/shared/default/big.bin", randomBytes(200_000, seed: 7))
         home.write("etc/shared/default/empty.txt", [])
         home.write("etc/rules/local_rules.xml", String(repeating: "<rule/>\n", count: 5000))
         home.write("var/multigroups/a1/merged.mg", "#a1\n")
@@ -84,7 +84,7 @@ struct IntegrityPackageTests {
     /// after it are the master's package. The c2s `file_upd` at counter 2060760128 gives the worker's.
     @Test("the 4.8.1 master package from the capture unpacks to the files it carries")
     func capturedMasterPackage() throws {
-        let bytes = try IntegrityPaths.fixture("master-package-4.8.1.bin")
+        let bytes = try TestPaths.fixture("master-package-4.8.1.bin")
         #expect(PackageFormat.detect(bytes) == .wazuh)
         let target = TemporaryDirectory()
         let package = try PackageExtractor().extract(bytes, into: target.path)
@@ -106,7 +106,7 @@ struct IntegrityPackageTests {
 
     @Test("the 4.8.1 worker metadata package from the capture parses")
     func capturedWorkerPackage() throws {
-        let package = try PackageReader().read(try IntegrityPaths.fixture("worker-metadata-package-4.8.1.bin"))
+        let package = try PackageReader().read(try TestPaths.fixture("worker-metadata-package-4.8.1.bin"))
         #expect(package.files.isEmpty)
         guard case .node(let metadata) = package.metadata else { Issue.record("expected node metadata"); return }
         #expect(metadata.paths == ["etc/client.keys", "etc/shared/default/agent.conf"])
@@ -120,9 +120,9 @@ struct IntegrityPackageTests {
     @Test("size limits: too-large files skipped, the rest left for later, metadata adjusted", arguments: PackageFormat.allCases)
     func sizeLimits(format: PackageFormat) throws {
         let home = TemporaryDirectory()
-        let big = pseudoRandomBytes(count: 50_000, seed: 3)           // incompressible
-        home.write("etc/rules/a.xml", pseudoRandomBytes(count: 20_000, seed: 4))
-        home.write("etc/rules/huge.xml", pseudoRandomBytes(count: 70_000, seed: 5))
+        let big = randomBytes(50_000, seed: 3)           // incompressible
+        home.write("etc/rules/a.xml", randomBytes(20_000, seed: 4))
+        home.write("etc/rules/huge.xml", randomBytes(70_000, seed: 5))
         home.write("etc/rules/b.xml", big)
         home.write("etc/rules/c.xml", "small\n")
         home.write("etc/shared/s.conf", "shared\n")

@@ -8,10 +8,10 @@ struct IntegrityScanTests {
     private func makeSizedTree(_ dir: TemporaryDirectory) -> [String] {
         let sizes = [0, 1, 127, 128, 4095, 4096, 4097, 65_536, 131_071, 131_072, 300_000]
         var paths = ["etc/client.keys"]
-        dir.write("etc/client.keys", pseudoRandomBytes(count: 777, seed: 1))
+        dir.write("etc/client.keys", randomBytes(777, seed: 1))
         for (i, size) in sizes.enumerated() {
             let path = "etc/shared/group\(i % 3)/file\(i).conf"
-            dir.write(path, pseudoRandomBytes(count: size, seed: UInt64(i + 10)))
+            dir.write(path, randomBytes(size, seed: UInt64(i + 10)))
             paths.append(path)
         }
         dir.write("etc/rules/local_rules.xml", "<group name=\"local,\"></group>\n")

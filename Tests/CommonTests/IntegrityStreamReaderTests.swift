@@ -36,7 +36,7 @@ struct IntegrityStreamReaderTests {
 
     @Test("a package from the writer streams to the files of the home", arguments: PackageFormat.allCases)
     func writerPackages(format: PackageFormat) throws {
-        let (home, metadata) = IntegrityStreamWriterTests.makeHome(count: 120, seed: 3)
+        let (home, metadata) = IntegrityHomes.generated(count: 120, seed: 3)
         let build = try PackageWriter(format: format, home: home.path).syncPackage(IntegrityDiff(missing: metadata))
         let (files, end) = try Self.stream(build.bytes)
         #expect(end.format == format && end.fileCount == files.count)
@@ -55,7 +55,7 @@ struct IntegrityStreamReaderTests {
     @Test("the captured 4.8.1 packages stream as the 4.8.1 reader splits them")
     func fixtures() throws {
         for name in ["master-package-4.8.1.bin", "worker-metadata-package-4.8.1.bin"] {
-            let bytes = try IntegrityPaths.fixture(name)
+            let bytes = try TestPaths.fixture(name)
             let expected = try Self.oracle(bytes)
             for readSize in [1, 7, 8, 9, 100, 1 << 20] {
                 let (files, end) = try Self.stream(bytes, readSize: readSize)
@@ -76,7 +76,7 @@ struct IntegrityStreamReaderTests {
             ("etc/client.keys", Array("001 a any k|@@//@x|//@@//y\n".utf8)),
             ("etc/shared/default/agent.conf", Array("|@@//@".utf8)),
             ("etc/rules/empty.xml", []),
-            ("etc/rules/r.xml", pseudoRandomBytes(count: 3000, seed: 4) + Array("|@@//@".utf8)),
+            ("etc/rules/r.xml", randomBytes(3000, seed: 4) + Array("|@@//@".utf8)),
             ("etc/lists/l", Array("x".utf8)),
         ]
         var container: [UInt8] = []
@@ -99,7 +99,7 @@ struct IntegrityStreamReaderTests {
         // The second entry's data is damaged: the first file arrives, the second never does.
         var container = try IntegrityHostilePackageTests.container([
             ("etc/client.keys", Array("001 a any k\n".utf8)),
-            ("etc/rules/r.xml", pseudoRandomBytes(count: 2000, seed: 1)),
+            ("etc/rules/r.xml", randomBytes(2000, seed: 1)),
         ])
         let second = try #require(container.indices.first { container[$0...].starts(with: Array("etc/rules/r.xml".utf8)) })
         container[second + 40] ^= 0xFF

@@ -6,22 +6,6 @@ import Testing
 /// writer and a sequential pass: the same decisions and the same bytes.
 @Suite("Integrity streaming package writer")
 struct IntegrityStreamWriterTests {
-    /// A home of `count` files of varied sizes (some compressible, some empty), spread over items and
-    /// directories, and its metadata.
-    static func makeHome(count: Int, seed: UInt64) -> (TemporaryDirectory, IntegrityMetadata) {
-        let home = TemporaryDirectory()
-        let dirs = ["etc/shared/default", "etc/shared/web", "etc/rules", "etc/decoders/d1", "etc/lists/amazon"]
-        for i in 0..<count {
-            let size = (i * 7919 + Int(seed)) % 9000
-            let content = i % 3 == 0 ? Array(String(repeating: "<rule id=\"\(i)\"/>\n", count: size / 16).utf8)
-                                     : pseudoRandomBytes(count: i % 17 == 0 ? 0 : size, seed: seed &+ UInt64(i))
-            home.write("\(dirs[i % dirs.count])/f\(i).xml", content)
-        }
-        home.write("etc/client.keys", "001 agent any 0123\n")
-        var cache = HashCache()
-        return (home, IntegrityScanner(home: home.path).scan(cache: &cache).metadata)
-    }
-
     /// The in-memory build, the build to a file and a sequential build; all three must agree.
     static func expectSameBuilds(_ writer: PackageWriter, _ diff: IntegrityDiff,
                                  sourceLocation: SourceLocation = #_sourceLocation) throws -> PackageBuild {
@@ -46,7 +30,7 @@ struct IntegrityStreamWriterTests {
 
     @Test("a package written to a file equals the one built in memory", arguments: PackageFormat.allCases)
     func fileEqualsMemory(format: PackageFormat) throws {
-        let (home, metadata) = Self.makeHome(count: 300, seed: 11)
+        let (home, metadata) = IntegrityHomes.generated(count: 300, seed: 11)
         let build = try Self.expectSameBuilds(PackageWriter(format: format, home: home.path), IntegrityDiff(missing: metadata))
         #expect(build.included == metadata.paths && build.skipped.isEmpty)
         let package = try PackageReader().read(build.bytes)
@@ -64,7 +48,7 @@ struct IntegrityStreamWriterTests {
 
     @Test("the limit stops the packing at the same file, inside a batch", arguments: PackageFormat.allCases)
     func limitInsideBatch(format: PackageFormat) throws {
-        let (home, metadata) = Self.makeHome(count: 200, seed: 5)
+        let (home, metadata) = IntegrityHomes.generated(count: 200, seed: 5)
         var missing = IntegrityMetadata(), shared = IntegrityMetadata()
         for (i, (path, m)) in metadata.enumerated() {
             if i % 4 == 0 { shared[path] = m } else { missing[path] = m }

@@ -5,13 +5,13 @@ import Testing
 /// The `integrity-scan` binary end to end (built by `swift build --build-tests` with the tests).
 @Suite("integrity-scan tool")
 struct IntegrityToolTests {
-    private var tool: String { IntegrityPaths.tool }
+    private var tool: String { TestPaths.tool("integrity-scan") }
 
     private func makeHome() -> TemporaryDirectory {
         let home = TemporaryDirectory()
         home.write("etc/client.keys", "001 agent any key\n")
         home.write("etc/shared/default/agent.conf", "<agent_config/>\n")
-        home.write("etc/rules/local_rules.xml", pseudoRandomBytes(count: 30_000, seed: 11))
+        home.write("etc/rules/local_rules.xml", randomBytes(30_000, seed: 11))
         home.write("var/multigroups/g1/merged.mg", "#g1\n")
         return home
     }
@@ -66,8 +66,8 @@ struct IntegrityToolTests {
 
         // A limit of 31 000 bytes: local_rules.xml (30 000 random bytes) fits, huge.xml is larger than the
         // limit by itself, big.conf no longer fits, and client.keys after it waits for a later round too.
-        home.write("etc/rules/huge.xml", pseudoRandomBytes(count: 40_000, seed: 12))
-        home.write("etc/shared/default/big.conf", pseudoRandomBytes(count: 5_000, seed: 13))
+        home.write("etc/rules/huge.xml", randomBytes(40_000, seed: 12))
+        home.write("etc/shared/default/big.conf", randomBytes(5_000, seed: 13))
         let small = try run(tool, ["pack", "--home", home.path, "--format", format.rawValue, "--max-size", "31000",
                                    "-o", work.path + "/small", "etc/rules/local_rules.xml", "etc/rules/huge.xml",
                                    "etc/shared/default/big.conf", "etc/client.keys"])
@@ -85,7 +85,7 @@ struct IntegrityToolTests {
     @Test("unpack lists and extracts the package captured from Wazuh 4.8.1, and refuses a hostile one")
     func unpackCaptured() throws {
         try #require(FileManager.default.isExecutableFile(atPath: tool), "build the tool first: swift build")
-        let fixture = IntegrityPaths.packageRoot + "/Tests/Fixtures/wazuh-4.8.1/master-package-4.8.1.bin"
+        let fixture = TestPaths.fixturePath("master-package-4.8.1.bin")
         let list = try run(tool, ["unpack", fixture, "--list"])
         #expect(list.status == 0)
         #expect(list.stdoutText == """
@@ -97,7 +97,7 @@ struct IntegrityToolTests {
 
             """)
         let work = TemporaryDirectory()
-        let fromStdin = try run(tool, ["unpack", "-", "-C", work.path + "/out"], stdin: try IntegrityPaths.fixture("master-package-4.8.1.bin"))
+        let fromStdin = try run(tool, ["unpack", "-", "-C", work.path + "/out"], stdin: try TestPaths.fixture("master-package-4.8.1.bin"))
         #expect(fromStdin.status == 0)
         #expect(work.read("out/etc/rules/peer_test_rules.xml").map { String(decoding: $0, as: UTF8.self) }?.contains("100001") == true)
 

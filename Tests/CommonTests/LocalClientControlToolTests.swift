@@ -23,12 +23,12 @@ import Testing
         """
 
     struct Home {
-        let dir: TempDir
+        let dir: TemporaryDirectory
         var path: String { dir.path }
         var socket: String { dir.path + "/queue/cluster/c-internal.sock" }
 
         init(conf: String = LocalClientControlToolTests.ossecConf, pidFile: Bool = true) throws {
-            dir = try TempDir()
+            dir = TemporaryDirectory()
             let fm = FileManager.default
             for sub in ["etc", "var/run", "queue/cluster"] {
                 try fm.createDirectory(atPath: dir.path + "/" + sub, withIntermediateDirectories: true)

@@ -110,6 +110,14 @@ final class FakeConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether nothing the client sent is waiting to be read: a look that does not wait. What the client
+    /// sent before it went back to waiting is already here, so this is exact once it waits again.
+    func nothingPending() -> Bool {
+        guard inbox.isEmpty else { return false }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) == 0
+    }
+
     /// Expects a message with this command (and payload text, when given).
     @discardableResult
     func expect(_ command: String, _ text: String? = nil, timeout: Double = 5) throws -> WireMessage {

@@ -5,17 +5,27 @@ import Testing
 /// `LocalClient` against a fake daemon socket (§1.2–§1.8), and the request payloads of §2.9 against the
 /// bytes the real `cluster_control` sent (session3 captures).
 @Suite struct LocalClientTests {
-    /// A temp home with its `queue/cluster` directory and a fake server on its socket.
+    /// A temp home with its `queue/cluster` directory and a fake server on its socket. The client's timers
+    /// run on `clock`, which moves only when a test advances it: a flow that needs no timer cannot time out
+    /// on a slow machine, and a test of a timer decides when its deadline passes.
     struct Setup {
-        let home: TempDir
+        let home: TemporaryDirectory
         let server: FakeLocalServer
+        let clock = ManualLocalClock()
         var client: LocalClient
 
         init(timeout: Double = 5, asyncTimeout: Double = 5, keepAlive: Double = 60) throws {
-            home = try TempDir()
+            home = TemporaryDirectory()
             try FileManager.default.createDirectory(atPath: home.path + "/queue/cluster", withIntermediateDirectories: true)
-            client = LocalClient(home: home.path, timeout: timeout, asyncTimeout: asyncTimeout, keepAliveInterval: keepAlive)
+            client = LocalClient(home: home.path, timeout: timeout, asyncTimeout: asyncTimeout, keepAliveInterval: keepAlive,
+                                 clock: clock)
             server = try FakeLocalServer(path: client.socketPath)
+        }
+
+        /// Starts `command` on a thread of its own, for a test that moves the clock while it waits.
+        func startExecute(_ command: String, _ payload: [UInt8] = []) -> BackgroundCall<[UInt8]> {
+            let client = client
+            return BackgroundCall { try client.execute(command: command, payload: payload) }
         }
     }
 
@@ -53,11 +63,15 @@ import Testing
     }
 
     @Test func workerRelayWaitsForControlRes() throws {
-        let s = try Setup()
+        let s = try Setup(timeout: 2, asyncTimeout: 4)
+        let clock = s.clock
         s.server.start { c in
             let request = try c.expect("get_health")
             try c.reply(to: request, "ok", LocalClient.relayedReply)
-            Thread.sleep(forTimeInterval: 0.1)
+            // The relayed reply is not the result: the client waits for it, now with the asynchronous timeout.
+            guard clock.waitForWaiter(deadline: .seconds(4)) != nil else {
+                throw FakeLocalServer.Failure(description: "the client did not wait for the relayed result")
+            }
             let ack = try c.request("control_res", Self.nodesReply)
             guard ack.name == "ok", ack.payload == Array("Response received".utf8) else {
                 throw FakeLocalServer.Failure(description: "control_res answered \(ack.name) \(String(decoding: ack.payload, as: UTF8.self))")
@@ -160,15 +174,31 @@ import Testing
     }
 
     @Test func echoAndKeepAliveWhileWaiting() throws {
-        let s = try Setup(asyncTimeout: 5, keepAlive: 0.2)
+        let s = try Setup(timeout: 2, asyncTimeout: 4, keepAlive: 0.25)
+        let clock = s.clock
         s.server.start { c in
             let request = try c.expect("get_nodes")
             try c.reply(to: request, "ok", LocalClient.relayedReply)
             let echo = try c.request("echo-m", "ping")
             guard echo.name == "ok-c", echo.payload == Array("ping".utf8) else { throw FakeLocalServer.Failure(description: "echo-m answered \(echo.name)") }
-            // The client keeps the connection alive while it waits.
-            let keepAlive = try c.expect("echo-c", "keepalive", timeout: 2)
+            // Waiting for the result, the client wakes at the keep-alive time (before the 4 s deadline)...
+            guard let wait = clock.waitForWaiter(deadline: .milliseconds(250)) else {
+                throw FakeLocalServer.Failure(description: "the client did not wait until the keep-alive time")
+            }
+            // ...sends nothing before it...
+            clock.advance(by: .milliseconds(249))
+            guard clock.waitForWaiter(after: wait, deadline: .milliseconds(250)) != nil, c.nothingPending() else {
+                throw FakeLocalServer.Failure(description: "the client did not keep waiting before the keep-alive time")
+            }
+            // ...and keeps the connection alive once it is reached, every interval.
+            clock.advance(by: .milliseconds(1))
+            let keepAlive = try c.expect("echo-c", "keepalive")
             try c.reply(to: keepAlive, "ok-m", "keepalive")
+            guard clock.waitForWaiter(deadline: .milliseconds(500)) != nil else {
+                throw FakeLocalServer.Failure(description: "the next keep-alive is not one interval later")
+            }
+            clock.advance(by: .milliseconds(250))
+            try c.reply(to: try c.expect("echo-c", "keepalive"), "ok-m", "keepalive")
             try c.request("control_res", Self.nodesReply)
         }
         #expect(try s.client.execute(command: "get_nodes", payload: []) == Self.nodesReply)
@@ -191,34 +221,95 @@ import Testing
 
     // MARK: failures
 
-    @Test func timeoutWithoutReply() throws {
-        let s = try Setup(timeout: 0.3)
+    /// A fake daemon that reads the request, then says nothing until `release` (or its own guard of 10 s
+    /// of real time, so a broken test ends instead of hanging).
+    static func silentServer(_ s: Setup, expecting command: String, relayed: Bool = false) -> DispatchSemaphore {
+        let release = DispatchSemaphore(value: 0)
         s.server.start { c in
-            _ = try c.expect("get_nodes")
-            Thread.sleep(forTimeInterval: 0.6)
+            let request = try c.expect(command)
+            if relayed { try c.reply(to: request, "ok", LocalClient.relayedReply) }
+            _ = release.wait(timeout: .now() + 10)
         }
-        let start = Date()
+        return release
+    }
+
+    @Test func timeoutWithoutReply() throws {
+        let s = try Setup(timeout: 2)
+        let release = Self.silentServer(s, expecting: "get_nodes")
+        defer { release.signal() }
+        let call = s.startExecute("get_nodes")
+        // Waiting for the direct reply until 2 s; just before that, it is still waiting.
+        let wait = try #require(s.clock.waitForWaiter(deadline: .seconds(2)))
+        s.clock.advance(by: .milliseconds(1999))
+        try #require(s.clock.waitForWaiter(after: wait, deadline: .seconds(2)) != nil)
+        #expect(!call.isFinished)
+        // At the deadline it fails.
+        s.clock.advance(by: .milliseconds(1))
+        let outcome = try #require(call.wait())
         do {
-            _ = try s.client.execute(command: "get_nodes", payload: [])
+            _ = try outcome.get()
             Issue.record("expected a timeout")
         } catch let e as LocalClientError {
-            #expect(e == .timeout(command: "get_nodes", seconds: 0.3))
+            #expect(e == .timeout(command: "get_nodes", seconds: 2))
             #expect(e.code == 3020)
             #expect(e.description.hasPrefix("Error 3020 - Timeout sending request: get_nodes"))
         }
-        #expect(Date().timeIntervalSince(start) < 3)
-        _ = s.server.finish()
+        release.signal()
+        #expect(s.server.finish().isEmpty)
     }
 
     @Test func timeoutWaitingForTheRelayedResult() throws {
-        let s = try Setup(timeout: 2, asyncTimeout: 0.3)
-        s.server.start { c in
-            let request = try c.expect("get_nodes")
-            try c.reply(to: request, "ok", LocalClient.relayedReply)
-            Thread.sleep(forTimeInterval: 0.6)
-        }
-        #expect(throws: LocalClientError.timeout(command: "get_nodes", seconds: 0.3)) { try s.client.execute(command: "get_nodes", payload: []) }
-        _ = s.server.finish()
+        let s = try Setup(timeout: 2, asyncTimeout: 0.5)
+        let release = Self.silentServer(s, expecting: "get_nodes", relayed: true)
+        defer { release.signal() }
+        let call = s.startExecute("get_nodes")
+        // After the relayed reply the deadline is the asynchronous one, counted from that reply.
+        let wait = try #require(s.clock.waitForWaiter(deadline: .milliseconds(500)))
+        s.clock.advance(by: .milliseconds(499))
+        try #require(s.clock.waitForWaiter(after: wait, deadline: .milliseconds(500)) != nil)
+        #expect(!call.isFinished)
+        s.clock.advance(by: .milliseconds(1))
+        let outcome = try #require(call.wait())
+        #expect(throws: LocalClientError.timeout(command: "get_nodes", seconds: 0.5)) { try outcome.get() }
+        release.signal()
+        #expect(s.server.finish().isEmpty)
+    }
+
+    @Test func asyncCommandWithoutDirectReplyWaitsTheAsyncTimeoutToo() throws {
+        let s = try Setup(timeout: 1, asyncTimeout: 2)
+        let release = Self.silentServer(s, expecting: "dapi")
+        defer { release.signal() }
+        let call = s.startExecute("dapi", Array("{}".utf8))
+        // 4.8.1 keeps waiting for the result of an asynchronous command whose direct reply is late: at the
+        // direct deadline (1 s) the wait goes on until 1 s + the asynchronous timeout.
+        _ = try #require(s.clock.waitForWaiter(deadline: .seconds(1)))
+        s.clock.advance(by: .seconds(1))
+        let wait = try #require(s.clock.waitForWaiter(deadline: .seconds(3)))
+        #expect(!call.isFinished)
+        s.clock.advance(by: .milliseconds(1999))
+        try #require(s.clock.waitForWaiter(after: wait, deadline: .seconds(3)) != nil)
+        #expect(!call.isFinished)
+        s.clock.advance(by: .milliseconds(1))
+        let outcome = try #require(call.wait())
+        #expect(throws: LocalClientError.timeout(command: "dapi", seconds: 2)) { try outcome.get() }
+        release.signal()
+        #expect(s.server.finish().isEmpty)
+    }
+
+    /// The real clock's wait, without timing it: input ends it, a deadline already reached does not wait.
+    @Test func continuousClockWaitsForInputOrTheDeadline() throws {
+        var fds: [Int32] = [-1, -1]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let clock = ContinuousLocalClock()
+        let start = clock.now
+        #expect(clock.waitForInput(on: fds[0], until: start) == .deadline)
+        #expect(clock.waitForInput(on: fds[0], until: start - .seconds(1)) == .deadline)
+        var byte: UInt8 = 7
+        try #require(write(fds[1], &byte, 1) == 1)
+        #expect(clock.waitForInput(on: fds[0], until: clock.now + .seconds(3600)) == .input)
+        #expect(clock.now >= start)
+        #expect(clock.offset(of: clock.origin + .seconds(5)) == .seconds(5))
     }
 
     @Test func closedConnection() throws {
@@ -229,7 +320,7 @@ import Testing
     }
 
     @Test func missingSocketIsClusterNotRunning() throws {
-        let home = try TempDir()
+        let home = TemporaryDirectory()
         let client = LocalClient(home: home.path)
         do {
             _ = try client.execute(command: "get_nodes", payload: [])
@@ -242,7 +333,7 @@ import Testing
     }
 
     @Test func staleSocketIsConnectionRefused() throws {
-        let home = try TempDir()
+        let home = TemporaryDirectory()
         let path = home.path + "/stale.sock"
         // Bind without listening, then close: the file stays and connecting is refused.
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

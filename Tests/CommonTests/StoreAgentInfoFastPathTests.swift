@@ -7,7 +7,7 @@ import Testing
 @Suite struct StoreAgentInfoFastPathTests {
     /// Agents 1…6 marked `syncreq`, with every storage class and awkward text wazuh-db's columns can hold.
     private func awkwardStore() throws -> AgentStore {
-        let store = try StoreTest.store(try TempDir(), node: "worker2", agents: Array(1...6))
+        let store = try StoreTest.store(TemporaryDirectory(), node: "worker2", agents: Array(1...6))
         let sql = [
             // Quotes, backslashes, named and unnamed control characters, DEL, non-ASCII up to 4 bytes.
             "UPDATE agent SET ip = 'q\"b\\' || char(10, 13, 9, 8, 12, 1, 31, 127) || 'é中😀', os_name = '', "

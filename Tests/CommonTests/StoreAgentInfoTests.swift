@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func getReturnsSyncreqRowsInWazuhKeyOrderAndMarksThemSynced() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "worker2", agents: [1, 2, 3, 4, 5])
         try keepalive(store, 1, extra: ["ip": "10.0.0.1"])
         try keepalive(store, 3, extra: ["ip": "10.0.0.3", "config_sum": "ab73", "merged_sum": "4a87", "manager_host": "w2"])
@@ -48,10 +48,10 @@ import Testing
     }
 
     @Test func getPagesWithDueWithinTheSizeLimit() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "worker2", agents: Array(1...100))
         for id in 1...100 { try keepalive(store, id) }
-        let one = try StoreTest.store(try TempDir(), node: "worker2", agents: [1])
+        let one = try StoreTest.store(TemporaryDirectory(), node: "worker2", agents: [1])
         try keepalive(one, 1)
         let rowBytes = try one.syncAgentInfoGet().payload.utf8.count - 2
         let limit = 10 * (rowBytes + 1) + 4  // about ten rows per chunk, with the status word
@@ -68,7 +68,7 @@ import Testing
     /// Paging continues after the last id until an "ok": a row marked again behind the cursor waits for the
     /// next round, which starts from the beginning, as wazuh-db's static last id does.
     @Test func pagingCursorRestartsAfterOk() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "worker2", agents: Array(1...30))
         for id in 1...30 { try keepalive(store, id) }
         let first = try store.syncAgentInfoGet(maxResponseBytes: 4000)
@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func anAgentLargerThanTheLimitStillProgresses() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "worker2", agents: [1, 2])
         try keepalive(store, 1)
         try keepalive(store, 2)
@@ -102,7 +102,7 @@ import Testing
     }
 
     @Test func setUpdatesByIDReplacesLabelsAndCountsUnknownIDs() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1, 2])
         try store.execForTest("INSERT INTO labels (id, key, value) VALUES (1, 'old', 'x'), (2, 'gone', 'y')")
         try store.execForTest("UPDATE agent SET sync_status = 'syncreq', config_sum = 'stale' WHERE id IN (1, 2)")
@@ -131,7 +131,7 @@ import Testing
     }
 
     @Test func setRefusesMalformedChunksWithoutApplyingAnything() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1])
         let notArray = StoreTest.storeError { _ = try store.syncAgentInfoSet(#"{"id":1}"#) }
         #expect(notArray?.kind == .invalidInput && notArray?.detail.contains("not a JSON array") == true)
@@ -145,7 +145,7 @@ import Testing
     }
 
     @Test func keepaliveValidatesItsArguments() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1])
         #expect(StoreTest.storeError { try self.keepalive(store, 2) }?.kind == .notFound)
         let bad = StoreTest.storeError { try self.keepalive(store, 1, extra: ["os_colour": "blue"]) }

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct StoreAgentsTests {
     @Test func insertQueryAndDelete() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "master-node")
         #expect(try store.nextFreeID() == 1)
         try store.insertAgent(id: 1, name: "web-1", ip: "any", key: "k1", groups: ["default", "web"],
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func filtersAndActiveCount() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "master-node", agents: [1, 2, 3, 4])
         for (id, node, status) in [(1, "worker1", "active"), (2, "worker1", "disconnected"), (3, "worker2", "active")] {
             try store.recordKeepalive(id: id, nodeName: node, connectionStatus: status, os: [:], version: "Wazuh v4.8.1",
@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func keepaliveWritesWhatRemotedWould() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "worker2", agents: [1])
         try store.recordKeepalive(id: 1, nodeName: "worker2", connectionStatus: "active",
                                   os: ["os_name": "Ubuntu", "os_platform": "ubuntu", "ip": "10.0.0.1"],
@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func loadClientKeysInsertsMissingAndDeletesAgentsWithoutKeys() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "worker2", agents: [1, 2, 3])
         let keys = """
             001 agent-00001 any 1111
@@ -103,7 +103,7 @@ import Testing
     }
 
     @Test func concurrentCallersAreSerialised() async throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "worker2", agents: Array(1...40))
         await withTaskGroup(of: Void.self) { group in
             for id in 1...40 {

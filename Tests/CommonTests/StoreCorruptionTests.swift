@@ -5,7 +5,7 @@ import Testing
 /// A damaged or foreign file at the database path is reported, naming the path, and never rewritten.
 @Suite struct StoreCorruptionTests {
     /// Writes `bytes` at the database path of a fresh home and returns the path.
-    private func plant(_ bytes: Data, in dir: TempDir) throws -> String {
+    private func plant(_ bytes: Data, in dir: TemporaryDirectory) throws -> String {
         let path = StoreTest.dbPath(dir)
         try FileManager.default.createDirectory(atPath: dir.path + "/queue/db", withIntermediateDirectories: true)
         try bytes.write(to: URL(fileURLWithPath: path))
@@ -25,26 +25,26 @@ import Testing
     }
 
     @Test func garbageFile() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         var g = SplitMix64(seed: 42)
         let path = try plant(Data(randomBytes(16384, using: &g)), in: dir)
         expectRefused(path, kind: .notADatabase, mentioning: "file is not a database")
     }
 
     @Test func textFile() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = try plant(Data("<ossec_config>not a database</ossec_config>\n".utf8), in: dir)
         expectRefused(path, kind: .notADatabase, mentioning: "file is not a database")
     }
 
     @Test func emptyFile() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = try plant(Data(), in: dir)
         expectRefused(path, kind: .notADatabase, mentioning: "empty")
     }
 
     @Test func directoryInTheWay() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = StoreTest.dbPath(dir)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let e = StoreTest.storeError { _ = try AgentStore(path: path, nodeName: "n") }
@@ -56,7 +56,7 @@ import Testing
 
     /// A real store, closed, then cut: the header survives but pages are missing.
     @Test(arguments: [0.5, 0.9]) func truncatedDatabase(keep fraction: Double) throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = StoreTest.dbPath(dir)
         try makeLargeStore(dir)
         let full = try #require(StoreTest.bytes(path))
@@ -67,7 +67,7 @@ import Testing
 
     /// A store whose tree pages were overwritten in the middle.
     @Test func overwrittenPages() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = StoreTest.dbPath(dir)
         try makeLargeStore(dir)
         var bytes = try #require(StoreTest.bytes(path))
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func missingParentDirectoryIsCreated() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         _ = try AgentStore.open(home: dir.path + "/deep/home", nodeName: "n")
         #expect(FileManager.default.fileExists(atPath: dir.path + "/deep/home/queue/db/global.db"))
         // Nothing left behind from the build-then-link creation.
@@ -98,12 +98,8 @@ import Testing
         #expect(e?.description.contains("/proc/no-such-dir") == true)
     }
 
-    /// About 2,000 agents with groups and labels, closed cleanly (WAL checkpointed into the main file).
-    private func makeLargeStore(_ dir: TempDir) throws {
-        let store = try StoreTest.store(dir)
-        let entries = (1...2000).map { (id: $0, name: "agent-\($0)", ip: "10.0.\($0 / 256).\($0 % 256)", key: String(repeating: "k", count: 64)) }
-        _ = try store.loadClientKeys(entries)
-        let data = (1...2000).map { "{\"id\":\($0),\"groups\":[\"default\",\"g\($0 % 7)\"]}" }.joined(separator: ",")
-        _ = try store.setAgentGroups("{\"mode\":\"override\",\"sync_status\":\"synced\",\"data\":[\(data)]}")
+    /// About 2,000 agents with groups, closed cleanly (WAL checkpointed into the main file).
+    private func makeLargeStore(_ dir: TemporaryDirectory) throws {
+        try StoreTest.largeStore(dir, count: 2000) { ["default", "g\($0 % 7)"] }
     }
 }

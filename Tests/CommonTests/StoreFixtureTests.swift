@@ -32,7 +32,7 @@ import Testing
         #expect(ids == [6, 7, 8])
 
         // The master's side: those agents exist (registered), the worker's rows are applied.
-        let master = try StoreTest.store(try TempDir(), node: "master-node", agents: Array(1...8))
+        let master = try StoreTest.store(TemporaryDirectory(), node: "master-node", agents: Array(1...8))
         #expect(try master.syncAgentInfoSet(chunk) == (updated: 3, foreignKeyErrors: 0))
         let a6 = try #require(try master.agent(id: 6))
         #expect(a6.nodeName == "worker2" && a6.connectionStatus == "active" && a6.ip == "10.0.0.6")
@@ -62,7 +62,7 @@ import Testing
         })
         #expect(hashOnly == ["7dc0cd31ccd6bb81d7076600d12016fac6ae947c", "c679d5cb7c2bd424e5f2dee1ca5c3abe17ebe385"])
 
-        let worker = try StoreTest.store(try TempDir(), node: "worker2", agents: Array(1...8))
+        let worker = try StoreTest.store(TemporaryDirectory(), node: "worker2", agents: Array(1...8))
         // Before agent 6 joined webservers: 1 and 2 in default,webservers, the rest in default.
         _ = try worker.setAgentGroups(#"{"mode":"override","sync_status":"synced","data":[{"id":1,"groups":["default","webservers"]},{"id":2,"groups":["default","webservers"]}]}"#)
         #expect(try worker.globalGroupHash() == "7dc0cd31ccd6bb81d7076600d12016fac6ae947c")
@@ -76,7 +76,7 @@ import Testing
         #expect(try worker.globalGroupHash() == "c679d5cb7c2bd424e5f2dee1ca5c3abe17ebe385")
 
         // A fresh worker applying the full resync reads back exactly the master's chunk, and the hash agrees.
-        let fresh = try StoreTest.store(try TempDir(), node: "worker2", agents: Array(1...8))
+        let fresh = try StoreTest.store(TemporaryDirectory(), node: "worker2", agents: Array(1...8))
         _ = try fresh.setAgentGroups(#"{"mode":"override","sync_status":"synced","data":[]}"#)
         let fullObject = try #require(try JSONParser.parse(full).arrayValue?.first)
         #expect(try fresh.setAgentGroups(Self.command(data: fullObject["data"])) == 8)

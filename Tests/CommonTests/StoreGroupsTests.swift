@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test func overrideSetsBelongsCSVHashAndStatus() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1, 2, 3])
         #expect(try set(store, "override", "syncreq", [(1, ["webservers", "default"]), (2, []), (77, ["x"])]) == 2)
         #expect(try belongs(store, 1) == "webservers:0 default:1")
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func appendEmptyOnlyAndRemove() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1, 2])
         _ = try set(store, "override", "synced", [(2, [])])
         #expect(try set(store, "append", "synced", [(1, ["web", "default", "db"])]) == 1)
@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func malformedCommandsAreRefusedNamingTheField() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1])
         let cases: [(String, String)] = [
             (#"{"mode":"replace","data":[]}"#, "unknown mode \"replace\""),
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func globalHashMatchesAnIndependentComputation() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1, 2, 3, 4])
         _ = try set(store, "override", "synced", [(1, ["b", "a"]), (2, ["default"]), (3, []), (4, ["a", "b", "c"])])
         // Agent 3 has no hash and is left out; agent 0 never counts.
@@ -85,12 +85,12 @@ import Testing
         #expect(StoreTest.agentHash("default") == "37a8eec1")
         #expect(try store.agent(id: 2)?.groupHash == "37a8eec1")
         #expect(try store.agent(id: 1)?.groupHash == "71db20d9")
-        let empty = try StoreTest.store(try TempDir())
+        let empty = try StoreTest.store(TemporaryDirectory())
         #expect(try empty.globalGroupHash() == nil)
     }
 
     @Test func recalculateRebuildsCSVAndHashFromBelongs() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1, 2, 3])
         _ = try set(store, "override", "synced", [(1, ["a", "b"]), (2, ["a"]), (3, [])])
         let good = try store.globalGroupHash()
@@ -111,7 +111,7 @@ import Testing
     }
 
     @Test func syncStatusConditionListsChangedAgentsOnceWithTheHash() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1, 2, 3])
         _ = try set(store, "override", "syncreq", [(3, ["web", "default"]), (1, [])])
         let hash = try #require(try store.globalGroupHash())
@@ -128,17 +128,17 @@ import Testing
     }
 
     @Test func hashOnlyQueryAndEmptyDatabase() throws {
-        let empty = try StoreTest.store(try TempDir())
+        let empty = try StoreTest.store(TemporaryDirectory())
         #expect(try empty.syncAgentGroupsGet(condition: nil, setSynced: false, getGlobalHash: true)
                 == (status: "ok", payload: #"[{"data":[],"hash":null}]"#))
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1])
         let r = try store.syncAgentGroupsGet(condition: nil, setSynced: false, getGlobalHash: true)
         #expect(r.payload == #"[{"data":[],"hash":"\#(StoreTest.globalHash(["default"]))"}]"#)
     }
 
     @Test func allConditionPagesOnLastIDWithTheHashOnlyOnTheLastChunk() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: Array(1...60))
         _ = try set(store, "override", "synced", (1...60).map { ($0, $0 % 3 == 0 ? ["default", "g\($0 % 5)"] : ["default"]) })
         let limit = 600

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct StoreSchemaTests {
     @Test func freshStoreHasTheWazuhLayoutRowZeroAndWAL() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, node: "worker2")
         #expect(FileManager.default.fileExists(atPath: StoreTest.dbPath(dir)))
         #expect(try store.textForTest("PRAGMA journal_mode") == "wal")
@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func reopeningKeepsDataAndRenamesRowZero() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         do { _ = try StoreTest.store(dir, node: "old-name", agents: [1, 2]) }
         let store = try AgentStore.open(home: dir.path, nodeName: "new-name")
         #expect(try store.agents().map(\.id) == [0, 1, 2])
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func checkConstraintsRefuseUnknownStatuses() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1])
         let e = StoreTest.storeError { try store.execForTest("UPDATE agent SET sync_status = 'bogus' WHERE id = 1") }
         #expect(e?.kind == .sqlite)
@@ -52,7 +52,7 @@ import Testing
 
     /// A file wazuh-db made (layout 6, user_version 0) is taken as our version 1 and migrated forward.
     @Test(arguments: [false, true]) func olderVersionIsMigrated(markedVersion1: Bool) throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = StoreTest.dbPath(dir)
         try FileManager.default.createDirectory(atPath: dir.path + "/queue/db", withIntermediateDirectories: true)
         do {
@@ -70,7 +70,7 @@ import Testing
     }
 
     @Test func newerSchemaVersionIsRefusedAndLeftAlone() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = StoreTest.dbPath(dir)
         do {
             let store = try StoreTest.store(dir, agents: [1])
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func newerWazuhLayoutIsRefused() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = StoreTest.dbPath(dir)
         do {
             let store = try StoreTest.store(dir)
@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func foreignDatabaseIsRefusedAndLeftAlone() throws {
-        let dir = try TempDir()
+        let dir = TemporaryDirectory()
         let path = dir.path + "/other.db"
         do {
             let db = try SQLiteConnection(path: path, flags: SQLiteConnection.readWriteCreate)

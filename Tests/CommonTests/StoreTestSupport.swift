@@ -5,15 +5,31 @@ import Testing
 
 /// Helpers shared by the Store* suites.
 enum StoreTest {
-    static func dbPath(_ dir: TempDir) -> String { dir.path + "/queue/db/global.db" }
+    static func dbPath(_ dir: TemporaryDirectory) -> String { dir.path + "/queue/db/global.db" }
 
     /// A new store under `dir` with agents `ids` registered (names agent-00001…, group "default").
-    static func store(_ dir: TempDir, node: String = "master-node", agents ids: [Int] = []) throws -> AgentStore {
+    static func store(_ dir: TemporaryDirectory, node: String = "master-node", agents ids: [Int] = []) throws -> AgentStore {
         let store = try AgentStore(path: dbPath(dir), nodeName: node)
         for id in ids {
             try store.insertAgent(id: id, name: String(format: "agent-%05d", id), ip: "any", key: "key\(id)",
                                   groups: ["default"], groupSyncStatus: "synced", dateAdd: 1_700_000_000)
         }
+        return store
+    }
+
+    /// The Store suites' large store: `count` agents loaded as client.keys (agent-<id>, 10.0.x.y, 64-byte
+    /// keys), then their groups, `groups(id)`, set by one override `set-agent-groups` with `syncStatus`.
+    @discardableResult
+    static func largeStore(_ dir: TemporaryDirectory, count: Int, syncStatus: String = "synced",
+                           groups: (Int) -> [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> AgentStore {
+        let store = try store(dir)
+        let entries = (1...count).map { (id: $0, name: "agent-\($0)", ip: "10.0.\($0 / 256).\($0 % 256)", key: String(repeating: "k", count: 64)) }
+        #expect(try store.loadClientKeys(entries) == (inserted: count, deleted: 0), sourceLocation: sourceLocation)
+        let data = (1...count).map { id in
+            "{\"id\":\(id),\"groups\":[\(groups(id).map { "\"\($0)\"" }.joined(separator: ","))]}"
+        }.joined(separator: ",")
+        let command = "{\"mode\":\"override\",\"sync_status\":\"\(syncStatus)\",\"data\":[\(data)]}"
+        #expect(try store.setAgentGroups(command) == count, sourceLocation: sourceLocation)
         return store
     }
 

@@ -5,7 +5,7 @@ import Testing
 /// The wazuh-db text interface over the store: the queries 4.8.1's cluster sends, the answers it parses.
 @Suite struct StoreWazuhDBTests {
     @Test func masterGroupsQueryAsPythonSendsIt() throws {
-        let store = try StoreTest.store(try TempDir(), agents: [1, 2])
+        let store = try StoreTest.store(TemporaryDirectory(), agents: [1, 2])
         _ = try store.setAgentGroups(#"{"mode":"override","sync_status":"syncreq","data":[{"id":2,"groups":["default","web"]}]}"#)
         let hash = try #require(try store.globalGroupHash())
         let query = #"global sync-agent-groups-get {"condition": "sync_status", "set_synced": true, "get_global_hash": true}"#
@@ -26,15 +26,15 @@ import Testing
         let query = "global set-agent-groups " + StoreFixtureTests.command(data: data)
         #expect(query == #"global set-agent-groups {"mode":"override","sync_status":"synced","data":[{"id":6,"groups":["default","webservers"]}]}"#)
 
-        let fresh = try StoreTest.store(try TempDir(), node: "worker2", agents: [1, 2])
+        let fresh = try StoreTest.store(TemporaryDirectory(), node: "worker2", agents: [1, 2])
         #expect(fresh.wazuhDB(query) == "err An error occurred during the set of the groups")
-        let ready = try StoreTest.store(try TempDir(), node: "worker2", agents: [6])
+        let ready = try StoreTest.store(TemporaryDirectory(), node: "worker2", agents: [6])
         #expect(ready.wazuhDB(query) == "ok")
         #expect(try ready.agent(id: 6)?.groups == ["default", "webservers"])
     }
 
     @Test func agentInfoQueries() throws {
-        let store = try StoreTest.store(try TempDir(), agents: [1])
+        let store = try StoreTest.store(TemporaryDirectory(), agents: [1])
         #expect(store.wazuhDB("global sync-agent-info-get ") == "ok []")
         #expect(store.wazuhDB(#"global sync-agent-info-set [{"id":1,"node_name":"worker1"}]"#) == "ok")
         #expect(try store.agent(id: 1)?.nodeName == "worker1")
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func malformedQueriesAnswerErr() throws {
-        let store = try StoreTest.store(try TempDir())
+        let store = try StoreTest.store(TemporaryDirectory())
         #expect(store.wazuhDB("global drop-everything") == "err Invalid DB query syntax, near 'drop-everything'")
         let badCondition = store.wazuhDB(#"global sync-agent-groups-get {"condition":"some"}"#)
         #expect(badCondition.hasPrefix("err ") && badCondition.contains("condition must be"))

@@ -1,5 +1,64 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The time source of `LocalClient`'s timers: the deadline of the direct reply, the deadline of an
+/// asynchronous result and the keep-alive interval. Instants are durations since the clock's own origin.
+/// The clock also does the waiting, so that a clock which moves only when told (a test's) can end a wait
+/// when it is moved, instead of when real time has passed.
+public protocol LocalClock: Sendable {
+    /// Time elapsed since the clock's origin; it never decreases.
+    var now: Duration { get }
+    /// Blocks until `descriptor` is readable (bytes, end of stream or an error to collect) or until `now`
+    /// reaches `deadline`, whichever comes first. A deadline already reached returns `.deadline` at once.
+    func waitForInput(on descriptor: Int32, until deadline: Duration) -> LocalClockWakeUp
+}
+
+/// Why `LocalClock.waitForInput` returned.
+public enum LocalClockWakeUp: Equatable, Sendable {
+    /// The descriptor is readable.
+    case input
+    /// The clock reached the deadline first.
+    case deadline
+    /// Waiting failed (`poll(2)`'s errno).
+    case failed(errno: Int32)
+}
+
+/// The real clock: `ContinuousClock` time from the moment the value was made, waits done with `poll(2)`.
+public struct ContinuousLocalClock: LocalClock {
+    public let origin: ContinuousClock.Instant
+
+    public init(origin: ContinuousClock.Instant = .now) { self.origin = origin }
+
+    public var now: Duration { origin.duration(to: .now) }
+
+    /// `instant` as a duration since this clock's origin.
+    public func offset(of instant: ContinuousClock.Instant) -> Duration { origin.duration(to: instant) }
+
+    public func waitForInput(on descriptor: Int32, until deadline: Duration) -> LocalClockWakeUp {
+        while true {
+            let remaining = deadline - now
+            if remaining <= .zero { return .deadline }
+            let (seconds, attoseconds) = remaining.components
+            let ms = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+            var pfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, ms)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return .failed(errno: errno)
+            }
+            if ready > 0 { return .input }
+            // Timed out: the loop re-checks the deadline (poll may return early by a rounding).
+        }
+    }
+}
+
 /// A client of the daemon's local socket `<home>/queue/cluster/c-internal.sock` (LOCAL-DAPI-CONTROL.md
 /// §1.2–§1.8): one connection, one request, blocking. Built for command-line tools, which have nothing else
 /// to do while they wait, so it needs no event loop.
@@ -20,22 +79,27 @@ public struct LocalClient: Sendable {
     /// While waiting for an asynchronous result, an `echo-c keepalive` is sent this often so the daemon's
     /// keep-alive sweep does not drop the connection (`keep_alive`).
     public var keepAliveInterval: Double
+    /// The clock of the three timers above (the real one unless a test gives its own).
+    public var clock: any LocalClock
 
     /// The reply text of a worker that relays the request to its master.
     public static let relayedReply = "Sent request to master node"
     /// Commands whose result always comes later as a server→client request.
     public static let asyncCommands: Set<String> = ["dapi", "dapi_fwd", "send_file", "sendasync", "sendsync"]
 
-    public init(home: String, timeout: Double = 20, asyncTimeout: Double = 200, keepAliveInterval: Double = 60) {
+    public init(home: String, timeout: Double = 20, asyncTimeout: Double = 200, keepAliveInterval: Double = 60,
+                clock: any LocalClock = ContinuousLocalClock()) {
         self.init(socketPath: home + "/queue/cluster/c-internal.sock", timeout: timeout, asyncTimeout: asyncTimeout,
-                  keepAliveInterval: keepAliveInterval)
+                  keepAliveInterval: keepAliveInterval, clock: clock)
     }
 
-    public init(socketPath: String, timeout: Double = 20, asyncTimeout: Double = 200, keepAliveInterval: Double = 60) {
+    public init(socketPath: String, timeout: Double = 20, asyncTimeout: Double = 200, keepAliveInterval: Double = 60,
+                clock: any LocalClock = ContinuousLocalClock()) {
         self.socketPath = socketPath
         self.timeout = timeout
         self.asyncTimeout = asyncTimeout
         self.keepAliveInterval = keepAliveInterval
+        self.clock = clock
     }
 
     /// Sends `command` with `payload` and returns the result payload. Throws `LocalClientError` (socket,
@@ -83,7 +147,8 @@ struct LocalSession {
         var direct: [UInt8]? = nil
         var needAsync = LocalClient.asyncCommands.contains(command)
         var waitingDirect = command != "sendsync"
-        let start = ContinuousClock.now
+        let clock = client.clock
+        let start = clock.now
         var deadline = start + .seconds(waitingDirect ? client.timeout : client.asyncTimeout)
         var nextKeepAlive = start + .seconds(client.keepAliveInterval)
         while true {
@@ -93,7 +158,7 @@ struct LocalSession {
             }
             let wakeUp = waitingDirect ? deadline : min(deadline, nextKeepAlive)
             guard let message = try nextMessage(until: wakeUp, command: command) else {
-                let now = ContinuousClock.now
+                let now = clock.now
                 if !waitingDirect && now >= nextKeepAlive && now < deadline {
                     _ = try sendRequest(command: "echo-c", payload: Array("keepalive".utf8))
                     nextKeepAlive = now + .seconds(client.keepAliveInterval)
@@ -124,8 +189,9 @@ struct LocalSession {
                     throw LocalClientError.protocolViolation("reply command '\(message.name)' to '\(command)'")
                 }
                 waitingDirect = false
-                deadline = ContinuousClock.now + .seconds(client.asyncTimeout)
-                nextKeepAlive = ContinuousClock.now + .seconds(client.keepAliveInterval)
+                let now = clock.now
+                deadline = now + .seconds(client.asyncTimeout)
+                nextKeepAlive = now + .seconds(client.keepAliveInterval)
             } else {
                 try handleServerRequest(message)
             }
@@ -145,11 +211,12 @@ struct LocalSession {
         try socket.send(bytes)
     }
 
-    /// The next whole message, nil at `deadline`. End of stream throws: the result can no longer come.
-    private mutating func nextMessage(until deadline: ContinuousClock.Instant, command: String) throws -> WireMessage? {
+    /// The next whole message, nil once the client's clock reaches `deadline`. End of stream throws: the
+    /// result can no longer come.
+    private mutating func nextMessage(until deadline: Duration, command: String) throws -> WireMessage? {
         while true {
             if let message = try takeBufferedMessage() { return message }
-            guard let bytes = try socket.receive(until: deadline) else { return nil }
+            guard let bytes = try socket.receive(until: deadline, clock: client.clock) else { return nil }
             if bytes.isEmpty { throw LocalClientError.connectionClosed(command: command) }
             inbox.append(contentsOf: bytes)
         }

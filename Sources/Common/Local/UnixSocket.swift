@@ -90,18 +90,21 @@ public final class UnixSocket {
 
     /// Waits until `deadline` for bytes. Returns nil on timeout, `[]` at end of stream.
     public func receive(until deadline: ContinuousClock.Instant, maxBytes: Int = 65536) throws(LocalClientError) -> [UInt8]? {
+        let clock = ContinuousLocalClock()
+        return try receive(until: clock.offset(of: deadline), clock: clock, maxBytes: maxBytes)
+    }
+
+    /// Waits for bytes until `clock` reaches `deadline` (the clock does the waiting). Returns nil at the
+    /// deadline, `[]` at end of stream.
+    public func receive(until deadline: Duration, clock: any LocalClock,
+                        maxBytes: Int = 65536) throws(LocalClientError) -> [UInt8]? {
         while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            if remaining <= .zero { return nil }
-            let (seconds, attoseconds) = remaining.components
-            let ms = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&pfd, 1, ms)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw Self.ioError("poll", path)
+            switch clock.waitForInput(on: fd, until: deadline) {
+            case .deadline: return nil
+            case .failed(let code):
+                throw .io(operation: "poll", path: path, errno: code, reason: String(cString: strerror(code)))
+            case .input: break
             }
-            if ready == 0 { continue }  // loop re-checks the deadline
             var buffer = [UInt8](repeating: 0, count: maxBytes)
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, maxBytes, 0) }
             if n < 0 {

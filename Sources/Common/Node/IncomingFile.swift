@@ -18,6 +18,8 @@ public final class IncomingFile: @unchecked Sendable {
     /// Guarded by `condition`.
     private var received = 0
     private var end: End?
+    /// Readers blocked in `wait(beyond:)` for bytes not received yet.
+    private var blockedReaders = 0
 
     public init(path: String) { self.path = path }
 
@@ -45,8 +47,21 @@ public final class IncomingFile: @unchecked Sendable {
     func wait(beyond offset: Int) -> (received: Int, end: End?) {
         condition.lock()
         defer { condition.unlock() }
-        while received <= offset && end == nil { condition.wait() }
+        if received <= offset && end == nil {
+            blockedReaders += 1
+            condition.broadcast()  // for waitForBlockedReader
+            while received <= offset && end == nil { condition.wait() }
+            blockedReaders -= 1
+        }
         return (received, end)
+    }
+
+    /// Waits until a reader is blocked for bytes not received yet (it has taken all that arrived), or the
+    /// transfer has ended. Lets a test act while the reader is known to wait, instead of after a delay.
+    func waitForBlockedReader() {
+        condition.lock()
+        defer { condition.unlock() }
+        while blockedReaders == 0 && end == nil { condition.wait() }
     }
 }
 
