@@ -1,5 +1,6 @@
 import Common
 import Foundation
+import Testing
 
 /// Real `clusterd` processes for integration tests: temporary homes, ephemeral loopback ports, short
 /// intervals through the internal-options override, and a stop that always happens.
@@ -89,13 +90,14 @@ enum Harness {
     /// before the daemon binds it). Files already in the home are kept between attempts; only
     /// `etc/ossec.conf`, `etc/cluster-internal.json` and the logs are rewritten. Returns once the master
     /// logged that it serves on its port.
+    /// `portSource` picks the port of each attempt.
     static func startMaster(_ spec: NodeSpec, in base: String, extraArgs: [String] = ["-d"], attempts: Int = 5,
-                            startupTimeout: Double = 60) throws -> (node: Node, port: Int) {
+                            startupTimeout: Double = 60, portSource: () -> Int = freePort) throws -> (node: Node, port: Int) {
         var spec = spec
         spec.type = "master"
         var outcomes: [String] = []
         for _ in 0..<attempts {
-            spec.port = freePort()
+            spec.port = portSource()
             let home = try makeHome(spec, in: base)
             try? FileManager.default.removeItem(atPath: home + "/logs/cluster.log")
             let node = try Node(home: home, extraArgs: extraArgs)
@@ -430,5 +432,22 @@ extension RawClient {
             try answer(m)
         }
         return nil
+    }
+}
+
+/// The harness's own start-up retry.
+@Suite(.serialized) struct HarnessTests {
+    @Test func startMasterRetriesOnATakenPort() throws {
+        let base = Harness.tempDir("retry")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let taken = try RawListener()
+        var ports = [taken.port]
+        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0), in: base) {
+            ports.isEmpty ? Harness.freePort() : ports.removeFirst()
+        }
+        defer { master.stop() }
+        #expect(port != taken.port)
+        #expect(master.isRunning)
+        #expect(master.log.contains("[Master] [Main] Serving on ('127.0.0.1', \(port))"))
     }
 }
