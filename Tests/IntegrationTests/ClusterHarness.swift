@@ -1,5 +1,6 @@
 import Common
 import Foundation
+import Testing
 
 /// Real `clusterd` processes for integration tests: temporary homes, ephemeral loopback ports, short
 /// intervals through the internal-options override, and a stop that always happens.
@@ -83,6 +84,36 @@ enum Harness {
         try json.pythonText.write(toFile: home + "/etc/cluster-internal.json", atomically: true, encoding: .utf8)
         return home
     }
+
+    /// Starts a master from `spec` (its `port` is ignored) on a fresh port, retrying with another port
+    /// when the one picked was taken by someone else in the meantime (`freePort()` releases the port
+    /// before the daemon binds it). Files already in the home are kept between attempts; only
+    /// `etc/ossec.conf`, `etc/cluster-internal.json` and the logs are rewritten. Returns once the master
+    /// logged that it serves on its port.
+    /// `portSource` picks the port of each attempt.
+    static func startMaster(_ spec: NodeSpec, in base: String, extraArgs: [String] = ["-d"], attempts: Int = 5,
+                            startupTimeout: Double = 60, portSource: () -> Int = freePort) throws -> (node: Node, port: Int) {
+        var spec = spec
+        spec.type = "master"
+        var outcomes: [String] = []
+        for _ in 0..<attempts {
+            spec.port = portSource()
+            let home = try makeHome(spec, in: base)
+            try? FileManager.default.removeItem(atPath: home + "/logs/cluster.log")
+            let node = try Node(home: home, extraArgs: extraArgs)
+            let outcome = node.waitForMasterStartup(port: spec.port, timeout: startupTimeout)
+            if outcome == .serving { return (node, spec.port) }
+            node.stop()
+            outcomes.append("port \(spec.port): \(outcome)\n\(node.log.suffix(1000))\(node.stderr.suffix(1000))")
+            // A master that neither served nor failed to bind will not do better on another port.
+            if outcome == .timedOut { break }
+        }
+        throw StartupFailure(description: "the master did not start:\n" + outcomes.joined(separator: "\n"))
+    }
+
+    struct StartupFailure: Error, CustomStringConvertible {
+        let description: String
+    }
 }
 
 /// A running `clusterd -f`; stopped by `stop()` or, as a last resort, when the object goes away.
@@ -105,7 +136,53 @@ final class Node: @unchecked Sendable {
     }
 
     var log: String { (try? String(contentsOfFile: home + "/logs/cluster.log", encoding: .utf8)) ?? "" }
+    /// What the process wrote to stdout and stderr.
+    var stderr: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
     var isRunning: Bool { process.isRunning }
+    var pid: Int32 { process.processIdentifier }
+
+    enum Startup: Equatable, CustomStringConvertible {
+        /// `[Master] [Main] Serving on ('…', port)` was logged.
+        case serving
+        /// The port was taken (EADDRINUSE in the logs).
+        case addressInUse
+        /// The process ended without serving.
+        case exited(Int32)
+        case timedOut
+
+        var description: String {
+            switch self {
+            case .serving: return "serving"
+            case .addressInUse: return "address already in use"
+            case .exited(let status): return "exited with status \(status) before serving"
+            case .timedOut: return "neither served nor failed"
+            }
+        }
+    }
+
+    /// Waits until this master serves on `port`, failed to bind it, or exited.
+    func waitForMasterStartup(port: Int, timeout: Double) -> Startup {
+        var outcome = Startup.timedOut
+        waitUntil(timeout) {
+            let log = self.log
+            if log.contains("[Master] [Main] Serving on ('") && log.contains(", \(port))") {
+                outcome = .serving
+                return true
+            }
+            for text in [log, stderr] where text.contains("Address already in use") || text.contains("EADDRINUSE") || text.contains("errno: 98)") {
+                outcome = .addressInUse
+                return true
+            }
+            if !isRunning {
+                // It may have logged the bind failure just before exiting.
+                let all = self.log + stderr
+                outcome = all.contains("Address already in use") || all.contains("EADDRINUSE") ? .addressInUse : .exited(process.terminationStatus)
+                return true
+            }
+            return false
+        }
+        return outcome
+    }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace` seconds. Returns the exit status.
     @discardableResult
@@ -153,6 +230,50 @@ func runTool(_ name: String, _ args: [String]) throws -> (status: Int32, out: St
     p.waitUntilExit()
     while !t.isFinished { usleep(1000) }
     return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Runs a built tool, killing it if it has not finished within `limit` seconds (then returns nil). The
+/// limit is a bound on how long a test waits, not a measurement.
+func runTool(_ name: String, _ args: [String], limit: Double) throws -> (status: Int32, out: String, err: String)? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: Harness.binDir + "/" + name)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    let done = DispatchSemaphore(value: 0)
+    p.terminationHandler = { _ in done.signal() }
+    try p.run()
+    nonisolated(unsafe) var outData = Data(), errData = Data()
+    let readers = [Thread { outData = out.fileHandleForReading.readDataToEndOfFile() },
+                   Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }]
+    for t in readers { t.start() }
+    if done.wait(timeout: .now() + limit) == .timedOut {
+        kill(p.processIdentifier, SIGKILL)
+        done.wait()
+        while readers.contains(where: { !$0.isFinished }) { usleep(1000) }
+        return nil
+    }
+    while readers.contains(where: { !$0.isFinished }) { usleep(1000) }
+    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// Figures of a running process read from `/proc`.
+enum ProcFS {
+    /// Resident set size in bytes (`VmRSS` of `/proc/<pid>/status`), nil if unreadable.
+    static func residentBytes(_ pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return nil }
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard fields.count >= 2, let kb = Int(fields[1]) else { return nil }
+        return kb * 1024
+    }
+
+    /// Number of open descriptors (entries of `/proc/<pid>/fd`), nil if unreadable.
+    static func openDescriptors(_ pid: Int32) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
+    }
 }
 
 /// A blocking cluster client for tests: raw frames over TCP or a Unix socket, optional Fernet.
@@ -311,5 +432,22 @@ extension RawClient {
             try answer(m)
         }
         return nil
+    }
+}
+
+/// The harness's own start-up retry.
+@Suite(.serialized) struct HarnessTests {
+    @Test func startMasterRetriesOnATakenPort() throws {
+        let base = Harness.tempDir("retry")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let taken = try RawListener()
+        var ports = [taken.port]
+        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0), in: base) {
+            ports.isEmpty ? Harness.freePort() : ports.removeFirst()
+        }
+        defer { master.stop() }
+        #expect(port != taken.port)
+        #expect(master.isRunning)
+        #expect(master.log.contains("[Master] [Main] Serving on ('127.0.0.1', \(port))"))
     }
 }
