@@ -29,6 +29,18 @@ public final class CPUPool: Sendable {
     public func shutdown() async {
         try? await pool.shutdownGracefully()
     }
+
+    /// The library's parallel loops (hashing, compressing, writing and renaming files) on this pool: the
+    /// calling thread plus up to `threads - 1` pool jobs (`ParallelLoop.helping`).
+    public var parallelLoop: ParallelLoop {
+        let pool = self.pool
+        return ParallelLoop.helping(helpers: threads - 1) { job in
+            pool.submit { state in
+                // A pool being shut down cancels queued jobs; the caller then does the work alone.
+                if case .active = state { job() }
+            }
+        }
+    }
 }
 
 extension Result {

@@ -9,6 +9,8 @@ import ServiceLifecycle
 public enum NodeRuntime {
     /// Runs the node until it is asked to stop; throws what ended it otherwise.
     public static func run(_ ctx: NodeContext, store: AgentStore) async throws {
+        // Every parallel loop of the library runs on the node's pool from now on, not on GCD's threads.
+        ParallelLoop.install(ctx.pool.parallelLoop)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let clients = LocalClients()
         let master = ctx.config.nodeType == .master ? Master(ctx: ctx, store: store) : nil

@@ -101,7 +101,7 @@ public struct IntegrityScanner: Sendable {
         if concurrency == 1 || units.count < 2 {
             for u in units.indices { work(u) }
         } else {
-            DispatchQueue.concurrentPerform(iterations: units.count, execute: work)
+            ParallelLoop.forEach(units.count, work)
         }
 
         var metadata = IntegrityMetadata(minimumCapacity: total)

@@ -74,7 +74,7 @@ public struct PackageApplier: Sendable {
         let ready = writes.map { $0.failure == nil }
         let planned = plan
         let failures = Self.failures(planned.count) { record in
-            DispatchQueue.concurrentPerform(iterations: planned.count) { i in
+            ParallelLoop.forEach(planned.count) { i in
                 guard ready[i] else { return }
                 let p = planned[i]
                 record(i, StagingArea.writeTemporary(home + "/" + p.path, content: p.content, permissions: p.permissions))
@@ -120,7 +120,7 @@ public struct PackageApplier: Sendable {
                 byDirectory[write.path[..<slash], default: []].append(i)
             }
             let buckets = Array(byDirectory.values)
-            DispatchQueue.concurrentPerform(iterations: min(threads, buckets.count)) { lane in
+            ParallelLoop.forEach(min(threads, buckets.count)) { lane in
                 for bucket in stride(from: lane, to: buckets.count, by: threads) {
                     for i in buckets[bucket] { record(i, renameOne(all[i])) }
                 }
@@ -142,7 +142,7 @@ public struct PackageApplier: Sendable {
 
     /// The failure of each of `count` file operations, by number: `run` performs them (on as many threads
     /// as it likes) and records each one's outcome; each number must be recorded by one thread only.
-    static func failures(_ count: Int, _ run: (_ record: @Sendable (Int, String?) -> Void) -> Void) -> [String?] {
+    static func failures(_ count: Int, _ run: (_ record: @escaping @Sendable (Int, String?) -> Void) -> Void) -> [String?] {
         let slots = UnsafeMutableBufferPointer<String?>.allocate(capacity: count)
         slots.initialize(repeating: nil)
         defer {

@@ -126,7 +126,7 @@ extension PackageWriter {
         nonisolated(unsafe) let shared = slots
         let work: @Sendable (Int) -> Void = { i in shared[i] = self.prepare(files[i], with: compressor) }
         if parallel && files.count > 1 {
-            DispatchQueue.concurrentPerform(iterations: files.count, execute: work)
+            ParallelLoop.forEach(files.count, work)
         } else {
             for i in files.indices { work(i) }
         }
