@@ -97,6 +97,11 @@ actor WorkerSession {
         switch job {
         case .scanAndPack:
             integrityShell.execute(integrity.onPackaged(await scanAndPack()))
+            // A master's syn_m_c in the meantime ended this round: its package is not sent.
+            if integrity.phase != .offering, let stale = metadataPackage {
+                metadataPackage = nil
+                unlink(stale)
+            }
         case .sendMetadata(let taskID):
             integrityShell.execute(integrity.onMetadataSent(taskID: taskID, error: await sendMetadata(taskID: taskID), now: nowSeconds()))
         case .apply(let taskID, let path):

@@ -6,10 +6,10 @@ import Foundation
 /// either hear that nothing is needed (`syn_m_c_ok`) or receive and apply the master's package
 /// (`syn_m_c` … `syn_m_c_e`). The first round runs right after `hello` (4.8.1 waits one interval).
 ///
-/// Nothing waits for ever: a master that never answers the metadata is given up after
-/// `timeout_receiving_file` (4.8.1 keeps the task busy until the next connection), a package that is not
-/// named in time is cancelled with 3039, and a disconnect returns the task to idle for the next
-/// connection.
+/// Nothing waits for ever: a verdict on the metadata that does not come within an interval is not
+/// waited for, a package that is not named within `timeout_receiving_file` is cancelled with 3039
+/// (4.8.1 keeps the task busy until the next connection), and a disconnect returns the task to idle for
+/// the next connection. Events that come late for the phase they belonged to are ignored.
 public struct WorkerIntegrity: Sendable {
     public enum Job: Equatable, Sendable {
         /// Scan the node's files and write the metadata package.
@@ -60,8 +60,12 @@ public struct WorkerIntegrity: Sendable {
         switch timer {
         case .round:
             var out: [Output] = [.arm(.round, after: interval)]
-            if case .awaitingVerdict(let since) = phase, now - since > receiveTimeout {
-                out.append(.log(.error, Self.check, "No answer from the master to the integrity metadata sent \(Self.seconds(now - since)) ago; starting over."))
+            // The master's verdict normally comes within moments. One that has not come within an interval
+            // (the master failed to read or compare the metadata, and 4.8.1 masters then say nothing) does
+            // not keep the task busy: the next round asks again, as a 4.8.1 worker would, and a master
+            // still busy with the last one refuses the permission.
+            if case .awaitingVerdict(let since) = phase, now - since >= interval {
+                out.append(.log(.debug, Self.check, "No verdict from the master on the metadata sent \(Self.seconds(now - since)) ago; asking again."))
                 phase = .idle
             }
             if phase == .idle {
@@ -137,7 +141,11 @@ public struct WorkerIntegrity: Sendable {
 
     /// `syn_m_c_ok` from the master.
     public mutating func onSyncNotRequired(now: Double) -> [Output] {
-        if case .awaitingVerdict = phase { phase = .idle }
+        // The verdict may come before the answer to `syn_i_w_m_e` was seen (`.sending`).
+        switch phase {
+        case .awaitingVerdict, .sending: phase = .idle
+        default: break
+        }
         return [.log(.info, Self.check, "Finished in \(Self.seconds(now - checkStart)). Sync not required.")]
     }
 
