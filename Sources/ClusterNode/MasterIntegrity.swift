@@ -82,10 +82,16 @@ actor MasterIntegrity {
         with(worker) { $0.onTimer(timer) }
     }
 
-    func checkEnded(_ worker: String) { with(worker) { $0.onCheckEnded() } }
+    func compared(_ worker: String, _ result: Result<MasterIntegrityTask.Comparison, MasterIntegrityTask.CheckFailure>, now: Double) -> [Output] {
+        with(worker) { $0.onCompared(result, now: now) }
+    }
 
-    func syncEnded(_ worker: String, cancelled: Bool, sentBytes: Int, sendSeconds: Double) -> [Output] {
-        with(worker) { $0.onSyncEnded(cancelled: cancelled, sentBytes: sentBytes, sendSeconds: sendSeconds) }
+    func offered(_ worker: String, _ outcome: RequestOutcome) -> [Output] {
+        with(worker) { $0.onOffer(outcome) }
+    }
+
+    func packageSent(_ worker: String, taskID: String, _ result: Result<MasterIntegrityTask.Sent, WazuhException>, now: Double) -> [Output] {
+        with(worker) { $0.onPackageSent(taskID: taskID, result, now: now) }
     }
 
     func zipLimit(_ worker: String) -> Int { task(worker).zipLimit.current }

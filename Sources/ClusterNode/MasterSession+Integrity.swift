@@ -15,9 +15,7 @@ extension MasterSession {
             return .ok(granted ? "True" : "False")
         case "syn_i_w_m":
             let id = UUID().uuidString.lowercased()
-            checkStart = Date()
-            ctx.log.info(tag: tag, subtag: "Integrity check", "Starting.")
-            let start = checkStart
+            let start = Date()
             await master.registry.update(worker) { $0.status.integrityCheckStart = start }
             integrityShell.execute(await master.integrity.checkRequested(worker, taskID: id, now: now))
             return .ok(id)
@@ -52,10 +50,10 @@ extension MasterSession {
     /// The machine's shell for this worker's integrity task (built when the link is attached).
     func makeIntegrityShell(link: PeerLink) -> DirectiveShell<MasterIntegrityTask.Job, MasterIntegrityTask.Timer> {
         DirectiveShell(link: link, log: ctx.log, tag: { [unowned self] in self.tag }, timers: integrityTimers,
-                              onTimer: { [unowned self] timer in await self.integrityTimer(timer) },
-                              onResponse: { _, _ in },
-                              onJob: { [unowned self] job in await self.integrityJob(job) },
-                              close: { _ in })
+                       onTimer: { [unowned self] timer in await self.integrityTimer(timer) },
+                       onResponse: { [unowned self] command, outcome in await self.integrityResponse(command, outcome) },
+                       onJob: { [unowned self] job in await self.integrityJob(job) },
+                       close: { _ in })
     }
 
     private func integrityTimer(_ timer: MasterIntegrityTask.Timer) async {
@@ -63,23 +61,42 @@ extension MasterSession {
         integrityShell.execute(await master.integrity.timer(name, timer))
     }
 
+    private func integrityResponse(_ command: String, _ outcome: RequestOutcome) async {
+        guard command == "syn_m_c", let name = registeredName else { return }
+        integrityShell.execute(await master.integrity.offered(name, outcome))
+    }
+
     private func integrityJob(_ job: MasterIntegrityTask.Job) async {
-        guard case .check(let taskID, let path) = job, let worker = registeredName, let link else { return }
-        let synced = await integrityCheck(taskID: taskID, path: path, worker: worker, link: link)
-        switch synced {
-        case nil:
-            await master.integrity.checkEnded(worker)
-        case .some(let sent):
-            integrityShell.execute(await master.integrity.syncEnded(worker, cancelled: sent.cancelled, sentBytes: sent.bytes, sendSeconds: sent.seconds))
+        guard let worker = registeredName, let link else { return }
+        switch job {
+        case .check(_, let path):
+            let result = await compare(path)
+            if case .success = result {
+                let end = Date()
+                await master.registry.update(worker) { $0.status.integrityCheckEnd = end }
+            }
+            integrityShell.execute(await master.integrity.compared(worker, result, now: nowSeconds()))
+        case .sendPackage(let taskID, let limit):
+            let start = Date()
+            let result = await sendPackage(taskID: taskID, limit: limit, worker: worker, link: link)
+            if case .success(let (_, build)) = result {
+                let diff = pendingDiff
+                let end = Date()
+                let counts = (build?.diff?.missing.count ?? 0, build?.diff?.shared.count ?? 0, build?.diff?.extra.count ?? diff?.extra.count ?? 0)
+                await master.registry.update(worker) {
+                    $0.status.integritySyncStart = start
+                    $0.status.integritySyncEnd = end
+                    ($0.status.filesMissing, $0.status.filesShared, $0.status.filesExtra) = counts
+                }
+            }
+            pendingDiff = nil
+            integrityShell.execute(await master.integrity.packageSent(worker, taskID: taskID, result.map(\.0), now: nowSeconds()))
         }
     }
 
-    /// The `Integrity check` task once the worker's metadata arrived: compare and answer. Returns how the
-    /// sync's sending went when one was needed and sent.
-    private func integrityCheck(taskID: String, path: String, worker: String, link: PeerLink) async -> (cancelled: Bool, bytes: Int, seconds: Double)? {
-        let start = checkStart
-        let subtag = "Integrity check"
-        ctx.log.debug(tag: tag, subtag: subtag, "Received file from worker: '\(path)'")
+    /// Reads the worker's metadata package and compares it with the snapshot, on the CPU pool; keeps the
+    /// differences for the sync.
+    private func compare(_ path: String) async -> Result<MasterIntegrityTask.Comparison, MasterIntegrityTask.CheckFailure> {
         let workerMetadata: IntegrityMetadata
         do {
             let budget = ctx.receiveBudget
@@ -93,74 +110,39 @@ extension MasterSession {
                 return metadata
             }
         } catch {
-            ctx.log.error(tag: tag, subtag: subtag, "Error processing worker's integrity information: \(error)")
-            return nil
+            return .failure(.init("Error processing worker's integrity information: \(error)"))
         }
         let snapshot = await master.integrity.snapshot
-        let diff: IntegrityDiff
         do {
-            diff = try await ctx.pool.run { try IntegrityComparison.compare(master: snapshot, worker: workerMetadata) }
+            let diff = try await ctx.pool.run { try IntegrityComparison.compare(master: snapshot, worker: workerMetadata) }
+            pendingDiff = diff
+            return .success(.init(workerFiles: workerMetadata.count, missing: diff.missing.count, shared: diff.shared.count, extra: diff.extra.count))
         } catch {
-            ctx.log.error(tag: tag, subtag: subtag, "Error comparing integrity: \(error)")
-            return nil
+            return .failure(.init("Error comparing integrity: \(error)"))
         }
-        let end = Date()
-        await master.registry.update(worker) { $0.status.integrityCheckEnd = end }
-        if diff.isEmpty {
-            ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Received metadata of \(workerMetadata.count) files. Sync not required.")
-            _ = try? await link.request("syn_m_c_ok")
-            return nil
-        }
-        ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Received metadata of \(workerMetadata.count) files. Sync required.")
-        return await integritySync(diff, worker: worker, link: link)
     }
 
-    /// The `Integrity sync` task: package `missing ∪ shared` within the worker's current limit and send it.
-    /// The package is sent while it is built (never held in memory or written here), so the worker can
-    /// unpack it while the rest is still being compressed; the commands a worker sees are the same as
-    /// for a package built first (`syn_m_c`, the file, `syn_m_c_e`).
-    private func integritySync(_ diff: IntegrityDiff, worker: String, link: PeerLink) async -> (cancelled: Bool, bytes: Int, seconds: Double)? {
-        let start = Date()
+    /// The `Integrity sync` package: `missing ∪ shared` within the worker's current limit, sent while it
+    /// is built (never held in memory or written here), so the worker can unpack it while the rest is
+    /// still being compressed; the commands a worker sees are those of a package built first.
+    private func sendPackage(taskID: String, limit: Int, worker: String, link: PeerLink) async -> Result<(MasterIntegrityTask.Sent, PackageBuild?), WazuhException> {
+        guard let diff = pendingDiff else { return .failure(.cluster(3001, "no comparison to send")) }
         let subtag = "Integrity sync"
-        ctx.log.info(tag: tag, subtag: subtag, "Starting.")
-        ctx.log.info(tag: tag, subtag: subtag, "Files to create in worker: \(diff.missing.count) | Files to update in worker: \(diff.shared.count) | Files to delete in worker: \(diff.extra.count)")
         let zip = await master.registry.worker(worker)?.capabilities.contains("zip") ?? false
-        let limit = await master.integrity.zipLimit(worker)
         let writer = PackageWriter(format: zip ? .zip : .wazuh, home: ctx.home, limit: limit, compressLevel: ctx.options.compressLevel)
         let relative = String(newPackagePath(home: ctx.home, worker: worker).dropFirst(ctx.home.count + 1))
-        var taskID = "None"
-        var build: PackageBuild?
-        var outcome: (cancelled: Bool, bytes: Int, seconds: Double)
+        ctx.log.debug(tag: tag, subtag: subtag, "Compressing files and 'files_metadata.json' of \(diff.missing.count + diff.shared.count) files.")
         do {
-            let reply = try await link.request("syn_m_c")
-            guard case .ok(let id) = reply else { throw WazuhException.cluster(3016, reply.text) }
-            taskID = String(decoding: id, as: UTF8.self)
-            ctx.log.debug(tag: tag, subtag: subtag, "Compressing files and 'files_metadata.json' of \(diff.missing.count + diff.shared.count) files.")
-            ctx.log.debug(tag: tag, subtag: subtag, "Sending zip file.")
             let sendStart = Date()
             let sending = try await link.sendStream("/" + relative, taskID: taskID) { chunkSize, take in
                 try writer.syncPackage(diff, chunkSize: chunkSize, streamingTo: take)
             }
-            build = sending.value
-            ctx.log.debug(tag: tag, subtag: subtag, "Zip file sent.")
-            if let build { logSkipped(build, subtag: subtag) }
-            _ = try await link.request("syn_m_c_e", text: "\(taskID) \(relative)")
-            outcome = (sending.cancelled, sending.bytes, Date().timeIntervalSince(sendStart))
+            if let build = sending.value { logSkipped(build, subtag: subtag) }
+            return .success((MasterIntegrityTask.Sent(relative: relative, bytes: sending.bytes, cancelled: sending.cancelled,
+                                                      seconds: Date().timeIntervalSince(sendStart)), sending.value))
         } catch {
-            ctx.log.error(tag: tag, subtag: subtag, "Error sending zip file: \(error)")
-            let e = WazuhException.wrapping(error)
-            _ = try? await link.request("syn_m_c_r", Array("\(taskID) ".utf8) + e.payload)
-            return nil
+            return .failure(WazuhException.wrapping(error))
         }
-        let end = Date()
-        let counts = (build?.diff?.missing.count ?? 0, build?.diff?.shared.count ?? 0, build?.diff?.extra.count ?? diff.extra.count)
-        await master.registry.update(worker) {
-            $0.status.integritySyncStart = start
-            $0.status.integritySyncEnd = end
-            ($0.status.filesMissing, $0.status.filesShared, $0.status.filesExtra) = counts
-        }
-        ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)).")
-        return outcome
     }
 
     /// §5.5's warnings for files the package left out.

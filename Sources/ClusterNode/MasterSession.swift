@@ -16,8 +16,8 @@ actor MasterSession {
     var integrityTimers: ShellTimers<MasterIntegrityTask.Timer>!
     var integrityShell: DirectiveShell<MasterIntegrityTask.Job, MasterIntegrityTask.Timer>!
     var agentInfo: MasterAgentInfo
-    /// When the worker's current integrity check started (`syn_i_w_m`).
-    var checkStart = Date()
+    /// The differences of the current integrity check, kept for its sync.
+    var pendingDiff: IntegrityDiff?
     private let tagBox = Mutex("Worker")
     /// The log tag: `Worker` before `hello`, `Worker <name>` after.
     nonisolated var tag: String { tagBox.withLock { $0 } }

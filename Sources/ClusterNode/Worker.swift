@@ -124,14 +124,17 @@ final class Worker: Sendable {
         var handshake = handshake
         let outcome = await link.outcome(hello.command, hello.payload)
         let (ok, line) = handshake.onHelloResponse(outcome)
-        write(line)
         guard ok, case .success(.ok(let reply)) = outcome else {
+            write(line)
             try? await channel.close()
             return
         }
         accepted.value = true
-        await session.helloAccepted(reply)
+        // Local requests are relayed from the moment the master accepted us (before the line is written,
+        // so whoever waits for the line can use the link at once).
         current.withLock { $0 = link }
+        write(line)
+        await session.helloAccepted(reply)
         await session.start()
         await keepalive(link: link, channel: channel)
     }

@@ -46,8 +46,17 @@ actor WorkerSession {
         agentGroupsTimers = ShellTimers(eventLoop: eventLoop, tasks: link.tasks)
     }
 
-    /// Builds the shells (they call back into this actor) and starts the integrity task.
+    /// Builds the shells (they call back into this actor) and starts the tasks.
     func start() {
+        buildShells()
+        // Integrity and agent-info start right after `hello` (4.8.1 waits one interval first).
+        integrityShell.execute(integrity.onConnected())
+        agentInfoShell.execute(agentInfo.onConnected())
+    }
+
+    /// The shells exist before the first message of the master is handled: it may come before `start`.
+    private func buildShells() {
+        guard integrityShell == nil else { return }
         let tag = self.tag
         integrityShell = DirectiveShell(link: link, log: ctx.log, tag: { tag }, timers: integrityTimers,
                                         onTimer: { [unowned self] t in await self.integrityTimer(t) },
@@ -62,9 +71,6 @@ actor WorkerSession {
                                         onResponse: { [unowned self] c, r in await self.agentInfoResponse(c, r) },
                                         onJob: { [unowned self] job in await self.agentInfoJob(job) },
                                         close: { _ in })
-        // Integrity and agent-info start right after `hello` (4.8.1 waits one interval first).
-        integrityShell.execute(integrity.onConnected())
-        agentInfoShell.execute(agentInfo.onConnected())
     }
 
     private var tag: String { "Worker \(ctx.config.nodeName)" }
@@ -149,6 +155,7 @@ actor WorkerSession {
     // MARK: requests from the master
 
     func handle(_ message: WireMessage) async -> Reply {
+        buildShells()
         switch message.name {
         case "syn_m_c_ok":
             integrityShell.execute(integrity.onSyncNotRequired(now: nowSeconds()))

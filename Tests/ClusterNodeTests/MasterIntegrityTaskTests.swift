@@ -45,7 +45,7 @@ import Testing
         cycle.onSnapshot()
         var t = MasterIntegrityTask(worker: "w1", options: Self.options())
         _ = t.onPermissionRequest(cycle: &cycle, now: 0)
-        #expect(t.onCheckRequested(taskID: "a", now: 0) == [.arm(.receive("a"), after: 120)])
+        #expect(t.onCheckRequested(taskID: "a", now: 0) == [.log(.info, "Integrity check", "Starting."), .arm(.receive("a"), after: 120)])
         let out = t.onTimer(.receive("a"))
         guard case .request("cancel_task", let payload) = out.first else { Issue.record("expected cancel_task, got \(out)"); return }
         #expect(WazuhException.parse(payload: Array(payload.drop { $0 != 0x20 }.dropFirst())) == .cluster(3039))
@@ -54,13 +54,56 @@ import Testing
         #expect(t.onTimer(.receive("a")) == [], "a timer of a finished task does nothing")
     }
 
-    @Test func theNamedFileIsCheckedAndTheLockReleasedWhenTheCheckEnds() {
+    @Test func aCheckThatFindsNothingAnswersSynMCOkAndReleasesTheLock() {
+        var t = MasterIntegrityTask(worker: "w1", options: Self.options())
+        _ = t.onCheckRequested(taskID: "a", now: 10)
+        #expect(t.onFileNamed(taskID: "b", path: "/p") == nil)
+        let named = t.onFileNamed(taskID: "a", path: "/p")
+        #expect(named?.first == .cancel(.receive("a")) && named?.last == .run(.check(taskID: "a", path: "/p")))
+        #expect(!t.isFree, "locked while comparing")
+        let out = t.onCompared(.success(.init(workerFiles: 12, missing: 0, shared: 0, extra: 0)), now: 10.5)
+        #expect(out == [.log(.info, "Integrity check", "Finished in 0.500s. Received metadata of 12 files. Sync not required."), .request("syn_m_c_ok", [])])
+        #expect(t.isFree && t.phase == .idle)
+    }
+
+    @Test func aCheckThatFindsDifferencesOffersASyncThenSendsAndNamesThePackage() {
         var t = MasterIntegrityTask(worker: "w1", options: Self.options())
         _ = t.onCheckRequested(taskID: "a", now: 0)
-        #expect(t.onFileNamed(taskID: "b", path: "/p") == nil)
-        #expect(t.onFileNamed(taskID: "a", path: "/p") == [.cancel(.receive("a")), .run(.check(taskID: "a", path: "/p"))])
-        #expect(!t.isFree, "locked while comparing")
-        t.onCheckEnded()
+        _ = t.onFileNamed(taskID: "a", path: "/p")
+        let compared = t.onCompared(.success(.init(workerFiles: 3, missing: 2, shared: 1, extra: 4)), now: 1)
+        #expect(compared.last == .request("syn_m_c", []))
+        #expect(compared.contains(.log(.info, "Integrity sync", "Files to create in worker: 2 | Files to update in worker: 1 | Files to delete in worker: 4")))
+        #expect(t.onOffer(.success(.ok(Array("s9".utf8)))).last == .run(.sendPackage(taskID: "s9", limit: 100 << 20)))
+        #expect(!t.isFree, "locked while sending")
+        #expect(t.onPackageSent(taskID: "other", .success(.init(relative: "x", bytes: 1, cancelled: false, seconds: 1)), now: 2) == [])
+        let sent = t.onPackageSent(taskID: "s9", .success(.init(relative: "queue/cluster/w1/p.zip", bytes: 10, cancelled: false, seconds: 1)), now: 3.25)
+        #expect(sent.contains(.request("syn_m_c_e", text: "s9 queue/cluster/w1/p.zip")))
+        #expect(sent.last == .log(.info, "Integrity sync", "Finished in 2.250s."))
+        #expect(t.isFree)
+    }
+
+    @Test func aFailedOfferOrSendingIsWithdrawnWithSynMCR() {
+        var t = MasterIntegrityTask(worker: "w1", options: Self.options())
+        _ = t.onCheckRequested(taskID: "a", now: 0)
+        _ = t.onFileNamed(taskID: "a", path: "/p")
+        _ = t.onCompared(.success(.init(workerFiles: 1, missing: 1, shared: 0, extra: 0)), now: 1)
+        let refused = t.onOffer(.failure(.timeout(command: "syn_m_c")))
+        #expect(refused.contains { if case .request("syn_m_c_r", let p) = $0 { String(decoding: p, as: UTF8.self).hasPrefix("None {") } else { false } })
+        #expect(t.isFree)
+        _ = t.onCheckRequested(taskID: "b", now: 5)
+        _ = t.onFileNamed(taskID: "b", path: "/p")
+        _ = t.onCompared(.success(.init(workerFiles: 1, missing: 1, shared: 0, extra: 0)), now: 6)
+        _ = t.onOffer(.success(.ok(Array("s1".utf8))))
+        let failed = t.onPackageSent(taskID: "s1", .failure(.cluster(3034, "gone")), now: 7)
+        #expect(failed.contains { if case .request("syn_m_c_r", let p) = $0 { String(decoding: p, as: UTF8.self).hasPrefix("s1 {") } else { false } })
+        #expect(t.isFree)
+    }
+
+    @Test func aCheckErrorIsLoggedAndReleasesTheLock() {
+        var t = MasterIntegrityTask(worker: "w1", options: Self.options())
+        _ = t.onCheckRequested(taskID: "a", now: 0)
+        _ = t.onFileNamed(taskID: "a", path: "/p")
+        #expect(t.onCompared(.failure(.init("Error comparing integrity: x")), now: 1) == [.log(.error, "Integrity check", "Error comparing integrity: x")])
         #expect(t.isFree)
     }
 
