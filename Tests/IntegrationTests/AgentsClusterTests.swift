@@ -11,13 +11,14 @@ import Testing
         init(_ label: String, intervals: [String: [String: Double]] = [:]) throws {
             let dir = Harness.tempDir(label)
             base = dir
-            let port = Harness.freePort()
+            // The group directory is made before the master starts (start-up keeps what its home holds).
+            try FileManager.default.createDirectory(atPath: dir + "/master-node/etc/shared/web", withIntermediateDirectories: true)
+            let (m, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0, intervals: intervals), in: dir)
             func home(_ name: String, _ type: String) throws -> String {
                 let h = try Harness.makeHome(.init(name: name, type: type, port: port, intervals: intervals), in: dir)
                 try FileManager.default.createDirectory(atPath: h + "/etc/shared/web", withIntermediateDirectories: true)
                 return h
             }
-            let m = try Node(home: try home("master-node", "master"))
             #expect(waitUntil { m.log.contains("Serving on ('127.0.0.1'") })
             let a = try Node(home: try home("worker1", "worker"))
             let b = try Node(home: try home("worker2", "worker"))
@@ -172,16 +173,12 @@ import Testing
     @Test func registrationCanGoToARealAuthdSocket() throws {
         let base = Harness.tempDir("authd")
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let port = Harness.freePort()
-        let masterHome = try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base)
-        // Turn the option on in the master's override file.
-        let optionsPath = masterHome + "/etc/cluster-internal.json"
-        var options = try JSONParser.parse(String(contentsOfFile: optionsPath, encoding: .utf8)).objectValue!
-        options["registration"] = ["use_authd_socket": true]
-        try JSONValue.object(options).pythonText.write(toFile: optionsPath, atomically: true, encoding: .utf8)
+        let masterHome = base + "/master-node"
         let authdReply = #"{"error":0,"data":{"id":"042","name":"from-real-authd","ip":"any","key":"abc"}}"#
         let daemon = try FakeDaemon(path: masterHome + "/queue/sockets/auth", reply: authdReply)
-        let master = try Node(home: masterHome)
+        // The option turned on in the master's override file.
+        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0,
+                                                           options: ["registration": ["use_authd_socket": true]]), in: base)
         let worker = try Node(home: try Harness.makeHome(.init(name: "worker1", port: port), in: base))
         defer { worker.stop(); master.stop() }
         #expect(waitUntil { worker.log.contains("Successfully connected to master.") })
@@ -196,8 +193,7 @@ import Testing
     @Test func unknownDaemonGetsAnError() throws {
         let base = Harness.tempDir("nodaemon")
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let port = Harness.freePort()
-        let master = try Node(home: try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base))
+        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0), in: base)
         let worker = try Node(home: try Harness.makeHome(.init(name: "worker1", port: port), in: base))
         defer { worker.stop(); master.stop() }
         #expect(waitUntil { worker.log.contains("Successfully connected to master.") })
@@ -211,6 +207,7 @@ import Testing
     @Test func corruptDatabaseStopsTheStartAndIsLeftAlone() throws {
         let base = Harness.tempDir("corrupt")
         defer { try? FileManager.default.removeItem(atPath: base) }
+        // The master stops before it binds its port (the database is opened first): nobody listens on it.
         let home = try Harness.makeHome(.init(name: "master-node", type: "master", port: Harness.freePort()), in: base)
         let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         try garbage.write(to: URL(fileURLWithPath: home + "/queue/db/global.db"))

@@ -6,8 +6,7 @@ import Testing
 @Suite(.serialized) struct ClusterControlLiveTests {
     @Test func listAndHealthOnMasterAndWorker() throws {
         let base = Harness.tempDir("control")
-        let port = Harness.freePort()
-        let master = try Node(home: try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base))
+        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0), in: base)
         let w1 = try Node(home: try Harness.makeHome(.init(name: "worker1", port: port), in: base))
         defer { w1.stop(); master.stop(); try? FileManager.default.removeItem(atPath: base) }
         #expect(waitUntil { w1.log.contains("Successfully connected to master.") })
@@ -55,6 +54,7 @@ import Testing
 
     @Test func workerNotConnectedIsAnError() throws {
         let base = Harness.tempDir("notconn")
+        // A port nobody listens on: this worker has no master.
         let w = try Node(home: try Harness.makeHome(.init(name: "worker1", port: Harness.freePort()), in: base))
         defer { w.stop(); try? FileManager.default.removeItem(atPath: base) }
         #expect(waitUntil { w.log.contains("Serving on") })
@@ -65,7 +65,8 @@ import Testing
 
     @Test func configCheckAndDaemonMode() throws {
         let base = Harness.tempDir("cfg")
-        let port = Harness.freePort()
+        // `-t` binds nothing; the daemon started below may find this port taken and then gets another.
+        var port = Harness.freePort()
         let home = try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base)
         defer { try? FileManager.default.removeItem(atPath: base) }
         let ok = try runTool("clusterd", ["-t", "--home", home])
@@ -81,8 +82,27 @@ import Testing
         try good.write(toFile: conf, atomically: true, encoding: .utf8)
 
         // Without -f the daemon detaches; the pid file names the running process; SIGTERM stops it.
-        let start = try runTool("clusterd", ["--home", home])
-        #expect(start.status == 0)
+        // If another process took the port before the daemon bound it, the daemon logs the failure and
+        // exits: it is started again on another port.
+        for attempt in 1...5 {
+            if attempt > 1 {
+                let taken = port
+                port = Harness.freePort()
+                let text = try String(contentsOfFile: conf, encoding: .utf8)
+                try text.replacingOccurrences(of: "<port>\(taken)</port>", with: "<port>\(port)</port>").write(toFile: conf, atomically: true, encoding: .utf8)
+            }
+            try? FileManager.default.removeItem(atPath: home + "/logs/cluster.log")
+            let start = try runTool("clusterd", ["--home", home])
+            #expect(start.status == 0)
+            var outcome: Node.Startup?
+            waitUntil(30) {
+                outcome = Harness.startupOutcome(log: (try? String(contentsOfFile: home + "/logs/cluster.log", encoding: .utf8)) ?? "", port: port)
+                return outcome != nil
+            }
+            guard outcome == .addressInUse else { break }
+            // The daemon that could not bind removes its pid file as it exits.
+            waitUntil(10) { ((try? FileManager.default.contentsOfDirectory(atPath: home + "/var/run")) ?? []).isEmpty }
+        }
         var pid: Int32 = 0
         #expect(waitUntil {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: home + "/var/run")) ?? []

@@ -40,6 +40,8 @@ enum Harness {
         var master = "127.0.0.1"
         /// cluster.json `intervals` overrides, e.g. `["worker": ["keep_alive": 0.2]]`.
         var intervals: [String: [String: Double]] = [:]
+        /// Other top-level entries of `etc/cluster-internal.json`, e.g. `["registration": ["use_authd_socket": true]]`.
+        var options: [String: JSONValue] = [:]
     }
 
     /// Fast defaults so tests finish in seconds.
@@ -80,8 +82,9 @@ enum Harness {
         for (section, values) in merged.sorted(by: { $0.key < $1.key }) {
             intervals[section] = .object(JSONObject(values.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.double($0.value)) }))
         }
-        let json: JSONValue = ["intervals": .object(intervals)]
-        try json.pythonText.write(toFile: home + "/etc/cluster-internal.json", atomically: true, encoding: .utf8)
+        var json = JSONObject([("intervals", .object(intervals))])
+        for (key, value) in spec.options.sorted(by: { $0.key < $1.key }) { json[key] = value }
+        try JSONValue.object(json).pythonText.write(toFile: home + "/etc/cluster-internal.json", atomically: true, encoding: .utf8)
         return home
     }
 
@@ -109,6 +112,27 @@ enum Harness {
             if outcome == .timedOut { break }
         }
         throw StartupFailure(description: "the master did not start:\n" + outcomes.joined(separator: "\n"))
+    }
+
+    /// Starts the stopped master `previous` again from its home, on the port its workers know
+    /// (`port`), and waits for it to serve there or to fail to bind it (someone may have taken the
+    /// port while the master was down: the caller then runs its scenario again on a new port).
+    static func restartMaster(_ previous: Node, port: Int, extraArgs: [String] = ["-d"],
+                              startupTimeout: Double = 60) throws -> (node: Node, outcome: Node.Startup) {
+        // The log keeps the lines of the previous run: only what the new process writes counts.
+        let offset = previous.log.utf8.count
+        let node = try Node(home: previous.home, extraArgs: extraArgs)
+        return (node, node.waitForMasterStartup(port: port, timeout: startupTimeout, logOffset: offset))
+    }
+
+    /// What a master's start-up `log` (and process output) says so far about serving on `port`:
+    /// `.serving`, `.addressInUse`, or nil while it says neither.
+    static func startupOutcome(log: String, output: String = "", port: Int) -> Node.Startup? {
+        if log.contains("[Master] [Main] Serving on ('") && log.contains(", \(port))") { return .serving }
+        for text in [log, output] where text.contains("Address already in use") || text.contains("EADDRINUSE") || text.contains("errno: 98)") {
+            return .addressInUse
+        }
+        return nil
     }
 
     struct StartupFailure: Error, CustomStringConvertible {
@@ -160,22 +184,19 @@ final class Node: @unchecked Sendable {
         }
     }
 
-    /// Waits until this master serves on `port`, failed to bind it, or exited.
-    func waitForMasterStartup(port: Int, timeout: Double) -> Startup {
+    /// Waits until this master serves on `port`, failed to bind it, or exited. Only the log after its
+    /// first `logOffset` bytes counts (a restarted master appends to the log of the previous run).
+    func waitForMasterStartup(port: Int, timeout: Double, logOffset: Int = 0) -> Startup {
         var outcome = Startup.timedOut
+        let newLog = { String(decoding: self.log.utf8.dropFirst(logOffset), as: UTF8.self) }
         waitUntil(timeout) {
-            let log = self.log
-            if log.contains("[Master] [Main] Serving on ('") && log.contains(", \(port))") {
-                outcome = .serving
-                return true
-            }
-            for text in [log, stderr] where text.contains("Address already in use") || text.contains("EADDRINUSE") || text.contains("errno: 98)") {
-                outcome = .addressInUse
+            if let seen = Harness.startupOutcome(log: newLog(), output: stderr, port: port) {
+                outcome = seen
                 return true
             }
             if !isRunning {
                 // It may have logged the bind failure just before exiting.
-                let all = self.log + stderr
+                let all = newLog() + stderr
                 outcome = all.contains("Address already in use") || all.contains("EADDRINUSE") ? .addressInUse : .exited(process.terminationStatus)
                 return true
             }

@@ -29,14 +29,14 @@ import Testing
 
     @Test func sameCommandsAsTheCapture() throws {
         let base = Harness.tempDir("fixture-seq")
-        let port = Harness.freePort()
         // Agent-groups broadcasts are held back: this test replays the integrity exchange alone (the
         // capture's interleaved agent-groups messages are filtered out of the expected sequence too).
-        let home = try Harness.makeHome(.init(name: "master-node", type: "master", port: port,
-                                              intervals: ["master": ["agent_group_start_delay": 1000]]), in: base)
+        let spec = Harness.NodeSpec(name: "master-node", type: "master", port: 0,
+                                    intervals: ["master": ["agent_group_start_delay": 1000]])
+        let home = try Harness.makeHome(spec, in: base)
         try "001 agent-1 any 0123\n".write(toFile: home + "/etc/client.keys", atomically: true, encoding: .utf8)
         try "<group name=\"peer\"/>\n".write(toFile: home + "/etc/rules/peer_test_rules.xml", atomically: true, encoding: .utf8)
-        let master = try Node(home: home)
+        let (master, port) = try Harness.startMaster(spec, in: base)
         defer { master.stop(); try? FileManager.default.removeItem(atPath: base) }
         #expect(waitUntil { master.log.contains("Calculated metadata of 2 files.") })
 

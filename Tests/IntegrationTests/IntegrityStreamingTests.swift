@@ -136,16 +136,16 @@ import Testing
 
     @Test func masterStopsItsStreamedPackageWhenTheWorkerCancels() throws {
         let base = Harness.tempDir("stream-cancel")
-        let port = Harness.freePort()
-        let home = try Harness.makeHome(.init(name: "master-node", type: "master", port: port,
-                                              intervals: ["master": ["agent_group_start_delay": 1000]]), in: base)
+        let spec = Harness.NodeSpec(name: "master-node", type: "master", port: 0,
+                                    intervals: ["master": ["agent_group_start_delay": 1000]])
+        let home = try Harness.makeHome(spec, in: base)
         // 24 MiB that does not compress: 24 chunks of 1 MiB, far more than the master builds ahead.
         for i in 0..<3 {
             var generator = SystemRandomNumberGenerator()
             let bytes = (0..<(8 << 20) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
             try Data(bytes).write(to: URL(fileURLWithPath: home + "/etc/rules/big\(i).bin"))
         }
-        let master = try Node(home: home)
+        let (master, port) = try Harness.startMaster(spec, in: base)
         defer { master.stop(); try? FileManager.default.removeItem(atPath: base) }
         #expect(waitUntil(20) { master.log.contains("Calculated metadata of 3 files.") })
 

@@ -37,10 +37,13 @@ import Testing
 
     @Test func workerConverges() throws {
         let base = Harness.tempDir("sync")
-        let port = Harness.freePort()
-        let masterHome = try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base)
-        let workerHome = try Harness.makeHome(.init(name: "worker1", port: port), in: base)
+        let masterSpec = Harness.NodeSpec(name: "master-node", type: "master", port: 0)
+        let masterHome = try Harness.makeHome(masterSpec, in: base)
         try Self.populate(masterHome, count: 2000, seed: 1)
+        // The master starts first, on a port nobody else holds; the worker is prepared for that port.
+        let (master, port) = try Harness.startMaster(masterSpec, in: base)
+        defer { master.stop(); try? FileManager.default.removeItem(atPath: base) }
+        let workerHome = try Harness.makeHome(.init(name: "worker1", port: port), in: base)
         // The worker has some of the files, some changed, some extra, and excluded files of its own.
         try Self.populate(workerHome, count: 1500, seed: 1)
         try Self.write(workerHome, "etc/rules/local/d2/file2.xml", Array("changed".utf8))
@@ -52,9 +55,8 @@ import Testing
         let ossecConf = try Data(contentsOf: URL(fileURLWithPath: workerHome + "/etc/ossec.conf"))
         #expect(try !Self.inSync(masterHome, workerHome))
 
-        let master = try Node(home: masterHome)
         let worker = try Node(home: workerHome)
-        defer { worker.stop(); master.stop(); try? FileManager.default.removeItem(atPath: base) }
+        defer { worker.stop() }
         #expect(waitUntil(20) { worker.log.contains("[Integrity sync] Finished in") }, "worker log:\n\(worker.log.suffix(3000))")
         // sync_integrity is 0.5 s here: two intervals after the first apply the trees must be equal.
         #expect(waitUntil(5) { (try? Self.inSync(masterHome, workerHome)) == true }, "master log:\n\(master.log.suffix(2000))")
@@ -85,14 +87,15 @@ import Testing
 
     @Test func convergesOverSeveralRoundsBelowTheSizeLimit() throws {
         let base = Harness.tempDir("ziplimit")
-        let port = Harness.freePort()
         let small = ["communication": ["max_zip_size": 200_000.0, "min_zip_size": 100_000.0]]
-        let masterHome = try Harness.makeHome(.init(name: "master-node", type: "master", port: port, intervals: small), in: base)
-        let workerHome = try Harness.makeHome(.init(name: "worker1", port: port, intervals: small), in: base)
+        let masterSpec = Harness.NodeSpec(name: "master-node", type: "master", port: 0, intervals: small)
+        let masterHome = try Harness.makeHome(masterSpec, in: base)
         try Self.populate(masterHome, count: 600, seed: 2)  // ~700 KB: at least four rounds
-        let master = try Node(home: masterHome)
+        let (master, port) = try Harness.startMaster(masterSpec, in: base)
+        defer { master.stop(); try? FileManager.default.removeItem(atPath: base) }
+        let workerHome = try Harness.makeHome(.init(name: "worker1", port: port, intervals: small), in: base)
         let worker = try Node(home: workerHome)
-        defer { worker.stop(); master.stop(); try? FileManager.default.removeItem(atPath: base) }
+        defer { worker.stop() }
         #expect(waitUntil(40) { (try? Self.inSync(masterHome, workerHome)) == true }, "master log:\n\(master.log.suffix(2000))\nworker log:\n\(worker.log.suffix(2000))")
         #expect(master.log.components(separatedBy: "[Integrity sync] Starting.").count >= 4)
         #expect(master.log.contains("Maximum zip size exceeded. Not all files will be compressed during this sync."))
@@ -100,12 +103,12 @@ import Testing
 
     @Test func killedDuringApplyLeavesNoPartialFileAndConverges() throws {
         let base = Harness.tempDir("kill")
-        let port = Harness.freePort()
-        let masterHome = try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base)
-        let workerHome = try Harness.makeHome(.init(name: "worker1", port: port), in: base)
+        let masterSpec = Harness.NodeSpec(name: "master-node", type: "master", port: 0)
+        let masterHome = try Harness.makeHome(masterSpec, in: base)
         try Self.populate(masterHome, count: 3000, seed: 3)
-        let master = try Node(home: masterHome)
+        let (master, port) = try Harness.startMaster(masterSpec, in: base)
         defer { master.stop(); try? FileManager.default.removeItem(atPath: base) }
+        let workerHome = try Harness.makeHome(.init(name: "worker1", port: port), in: base)
         var worker = try Node(home: workerHome)
         // Kill the worker while it applies (its log says so), or as soon as files start appearing.
         #expect(waitUntil(20) { worker.log.contains("Updating local files: Start.") || FileManager.default.fileExists(atPath: workerHome + "/etc/client.keys") })

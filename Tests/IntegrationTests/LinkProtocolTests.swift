@@ -7,8 +7,7 @@ import Testing
 @Suite(.serialized) struct LinkProtocolTests {
     @Test func longStringsFilesAndCancel() throws {
         let base = Harness.tempDir("link")
-        let port = Harness.freePort()
-        let master = try Node(home: try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base))
+        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0), in: base)
         defer { master.stop(); try? FileManager.default.removeItem(atPath: base) }
         #expect(waitUntil { (try? RawClient(port: port, key: nil)) != nil })
         let c = try RawClient(port: port, key: Harness.key)
@@ -65,8 +64,7 @@ import Testing
 
     @Test func perAddressConnectionLimit() throws {
         let base = Harness.tempDir("perip")
-        let port = Harness.freePort()
-        let master = try Node(home: try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base))
+        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0), in: base)
         defer { master.stop(); try? FileManager.default.removeItem(atPath: base) }
         #expect(waitUntil { master.log.contains("Serving on ('127.0.0.1'") })
         var clients: [RawClient] = []
