@@ -86,20 +86,20 @@ public actor PeerLink {
     /// throws its error otherwise. When it returns, the handlers still running have been cancelled and
     /// have ended.
     public nonisolated func serve(_ inbound: NIOAsyncChannelInboundStream<WireMessage>) async throws {
-        let bound = limits.maxConcurrentRequests
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let slots = RequestSlots(limits.maxConcurrentRequests)
+        let tasks = self.tasks
+        // A discarding group: a handler's task is freed as soon as it ends (a group that keeps finished
+        // children until they are collected held ~40 KB per idle link).
+        try await withThrowingDiscardingTaskGroup { group in
             defer { group.cancelAll() }
-            var unreaped = 0
             for try await message in inbound {
                 let plain = try await decrypt(message)
                 guard let job = await accept(plain) else { continue }
-                if unreaped >= bound {
-                    try await group.next()
-                    unreaped -= 1
+                await slots.acquire()
+                group.addTask {
+                    defer { slots.release() }
+                    await tasks.counted(job)
                 }
-                unreaped += 1
-                let tasks = self.tasks
-                group.addTask { await tasks.counted(job) }
             }
         }
     }
@@ -423,5 +423,31 @@ final class PendingRequest: Sendable {
             }
             if let ready { continuation.resume(returning: ready) }
         }
+    }
+}
+
+/// The bound on a link's requests in progress: `acquire` waits while `limit` handlers run.
+final class RequestSlots: Sendable {
+    private let state: Mutex<(free: Int, waiters: [CheckedContinuation<Void, Never>])>
+
+    init(_ limit: Int) { state = Mutex((max(1, limit), [])) }
+
+    func acquire() async {
+        await withCheckedContinuation { c in
+            let now = state.withLock { s -> Bool in
+                if s.free > 0 { s.free -= 1; return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty { s.free += 1; return nil }
+            return s.waiters.removeFirst()
+        }
+        next?.resume()
     }
 }

@@ -28,6 +28,47 @@ import Testing
         }
     }
 
+    @Test func aFullLinkNeverRunsMoreHandlersThanItsBoundAndAnswersThemAll() async throws {
+        let gate = Gate()
+        let running = Locked((now: 0, most: 0))
+        let limits = PeerLimits(maxFileBytes: 1 << 20, maxConcurrentRequests: 2)
+        try await LinkPair.run(limits: limits, handler: { m, _ in
+            running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+            await gate.wait()
+            running.withLock { $0.now -= 1 }
+            return .ok("done")
+        }) { client, _ in
+            try await withThrowingTaskGroup(of: Response.self) { group in
+                for i in 0..<5 { group.addTask { try await client.request("slow\(i)", text: "") } }
+                await gate.someoneWaits()
+                gate.open()
+                var answers = 0
+                for try await r in group { #expect(r == .ok(Array("done".utf8))); answers += 1 }
+                #expect(answers == 5)
+            }
+        }
+        #expect(running.withLock { $0.most } <= 2)
+    }
+
+    @Test func requestSlotsHoldTheNextRequestUntilOneEnds() async {
+        let slots = RequestSlots(2)
+        await slots.acquire()
+        await slots.acquire()
+        let third = Locked(false)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await slots.acquire()
+                third.withLock { $0 = true }
+            }
+            // The third waits: nothing frees a slot until the test does.
+            await Task.yield()
+            #expect(third.withLock { $0 } == false)
+            slots.release()
+            await group.waitForAll()
+        }
+        #expect(third.withLock { $0 })
+    }
+
     @Test func aReplyArrivingAfterItsTimeoutIsDroppedAndTheLinkGoesOn() async throws {
         let gate = Gate()
         try await LinkPair.run(handler: { m, _ in
