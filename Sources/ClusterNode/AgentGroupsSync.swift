@@ -4,34 +4,42 @@ import Foundation
 /// Agent-groups (PROTOCOL.md §7), master side: `Local agent-groups` reads the agents whose groups
 /// changed (with the global hash) and sends them to every worker; `syn_w_g_c` asks for everything.
 extension Master {
+    /// The shell of `MasterAgentGroups`: one round at a time, its timer a sleep of this task.
     func localAgentGroupsLoop() async throws {
-        let subtag = "Local agent-groups"
-        let delay = ctx.options.agentGroupStartDelay
-        ctx.log.info(tag: "Master", subtag: subtag, "Sleeping \(NodeContext.secondsText(delay))s before starting the agent-groups task, waiting for the workers connection.")
-        try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
-        while !Task.isCancelled {
-            let start = Date()
-            ctx.log.info(tag: "Master", subtag: subtag, "Starting.")
-            let workers = await registry.all.filter(\.helloAccepted)
-            if workers.isEmpty {
-                ctx.log.info(tag: "Master", subtag: subtag, "No clients connected. Skipping.")
-            } else {
+        var machine = MasterAgentGroups(startDelay: ctx.options.agentGroupStartDelay, interval: ctx.options.syncAgentGroupsMaster)
+        var pending = machine.onStart()
+        var chunks: [String] = []
+        while !pending.isEmpty {
+            switch pending.removeFirst() {
+            case .log(let level, let subtag, let text):
+                ctx.log.log(level, tag: "Master", subtag: subtag, text)
+            case .arm(let timer, let after):
+                try await Task.sleep(nanoseconds: UInt64(after * 1e9))
+                let workers = await registry.all.filter(\.helloAccepted).map(\.name)
+                pending += machine.onTimer(timer, connectedWorkers: workers, now: nowSeconds())
+            case .run(.collect):
+                let store = self.store
+                let result: Result<Int, MasterAgentGroups.CollectFailure>
                 do {
-                    let store = self.store
-                    let chunks = try await ctx.pool.run {
+                    chunks = try await ctx.pool.run {
                         try Self.collectChunks { try store.syncAgentGroupsGet(condition: .syncStatus, setSynced: true, getGlobalHash: true, lastID: $0) }
                     }
-                    ctx.log.debug(tag: "Master", subtag: subtag, "Obtained \(chunks.count) chunks of data in \(elapsed(since: start)).")
-                    if !chunks.isEmpty {
-                        // Each send belongs to that worker's connection and ends with it.
-                        for w in workers { w.link.tasks.spawn { await self.sendAgentGroups(chunks, to: w, full: false) } }
-                    }
-                    ctx.log.info(tag: "Master", subtag: subtag, "Finished in \(elapsed(since: start)).")
+                    result = .success(chunks.count)
                 } catch {
-                    ctx.log.error(tag: "Master", subtag: subtag, "Error getting agent-groups from WDB: \(error)")
+                    chunks = []
+                    result = .failure(.init("\(error)"))
                 }
+                let workers = await registry.all.filter(\.helloAccepted)
+                let (sendTo, out) = machine.onCollected(result, connectedWorkers: workers.map(\.name), now: nowSeconds())
+                // Each send belongs to that worker's connection and ends with it.
+                let toSend = chunks
+                for w in workers where sendTo.contains(w.name) {
+                    w.link.tasks.spawn { await self.sendAgentGroups(toSend, to: w, full: false) }
+                }
+                pending += out
+            case .request, .cancel, .close:
+                break
             }
-            try await Task.sleep(nanoseconds: UInt64(ctx.options.syncAgentGroupsMaster * 1e9))
         }
     }
 

@@ -5,9 +5,13 @@ import Foundation
 /// next free id, a random 64-hex key, duplicate name and IP refused, groups validated against
 /// `etc/shared/<group>/`. `etc/client.keys` is rewritten atomically and the agent row inserted with
 /// `group_sync_status='syncreq'` so its groups reach the workers. Either both happen or neither.
-actor RegistrationService {
+///
+/// Registrations run on the CPU pool (they write `client.keys` and SQLite), one at a time under `lock`,
+/// which guards `cache`: ids and duplicate checks need them in order.
+final class RegistrationService: @unchecked Sendable {
     let ctx: NodeContext
     let store: AgentStore
+    private let lock = NSLock()
 
     init(ctx: NodeContext, store: AgentStore) {
         self.ctx = ctx
@@ -55,7 +59,16 @@ actor RegistrationService {
         JSONValue.object(JSONObject([("error", .int(Int64(code))), ("message", .string(message))])).compactText
     }
 
-    func handle(_ text: [UInt8]) -> String {
+    /// Answers one authd request.
+    func handle(_ text: [UInt8]) async -> String {
+        do {
+            return try await ctx.pool.run { self.lock.withLock { self.handleLocked(text) } }
+        } catch {
+            return Self.reply(error: 9001, "The registration service is stopping: \(error)")
+        }
+    }
+
+    private func handleLocked(_ text: [UInt8]) -> String {
         guard let request = try? JSONParser.parse(text), case .object = request else {
             return Self.reply(error: 9002, "Parsing JSON input")
         }

@@ -108,3 +108,26 @@ import Testing
         #expect(h.onProbe(holderAnswered: true, masterName: "m") == .reject(.cluster(3028, "w1")))
     }
 }
+
+@Suite struct MasterAgentGroupsTests {
+    @Test func waitsTheStartDelayThenSendsChangesToTheConnectedWorkers() {
+        var m = MasterAgentGroups(startDelay: 30, interval: 10)
+        #expect(m.onStart().last == .arm(.round, after: 30))
+        let idle = m.onTimer(.round, connectedWorkers: [], now: 30)
+        #expect(idle == [.log(.info, "Local agent-groups", "Starting."), .log(.info, "Local agent-groups", "No clients connected. Skipping."), .arm(.round, after: 10)])
+        #expect(m.onTimer(.round, connectedWorkers: ["w1", "w2"], now: 40).last == .run(.collect))
+        let (sendTo, out) = m.onCollected(.success(3), connectedWorkers: ["w1", "w2"], now: 40.25)
+        #expect(sendTo == ["w1", "w2"])
+        #expect(out == [.log(.debug, "Local agent-groups", "Obtained 3 chunks of data in 0.250s."), .log(.info, "Local agent-groups", "Finished in 0.250s."), .arm(.round, after: 10)])
+    }
+
+    @Test func nothingChangedOrAReadErrorSendsNothing() {
+        var m = MasterAgentGroups(startDelay: 0, interval: 10)
+        _ = m.onTimer(.round, connectedWorkers: ["w1"], now: 0)
+        #expect(m.onCollected(.success(0), connectedWorkers: ["w1"], now: 0).sendTo.isEmpty)
+        _ = m.onTimer(.round, connectedWorkers: ["w1"], now: 10)
+        let failed = m.onCollected(.failure(.init("disk I/O error")), connectedWorkers: ["w1"], now: 10)
+        #expect(failed.sendTo.isEmpty)
+        #expect(failed.directives == [.log(.error, "Local agent-groups", "Error getting agent-groups from WDB: disk I/O error"), .arm(.round, after: 10)])
+    }
+}

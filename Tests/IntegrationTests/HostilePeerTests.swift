@@ -207,4 +207,16 @@ import Testing
         waitUntil(10) { lastCount() == "0" }
         #expect(lastCount() == "0", "last '\(marker)' line says \(lastCount() ?? "nothing")")
     }
+
+    /// SIGTERM stops a busy, connected node within `timeout_cluster_request` (3 s in these tests), with
+    /// exit status 0: every task of every connection ends with it.
+    @Test func connectedNodesStopOnSigtermWithinTheRequestTimeout() throws {
+        let c = try Cluster("sigterm")
+        defer { c.stop() }
+        try c.waitInSync()
+        #expect(c.worker.stop(grace: 4) == 0, "worker log:\n\(c.worker.log.suffix(1500))")
+        #expect(c.worker.log.contains("[Cluster] [Main] SIGNAL received. Exit..."))
+        #expect(c.master.stop(grace: 4) == 0, "master log:\n\(c.master.log.suffix(1500))")
+        #expect(c.master.log.contains("[Cluster] [Main] SIGNAL received. Exit..."))
+    }
 }
