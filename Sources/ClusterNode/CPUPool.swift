@@ -50,3 +50,11 @@ extension Result {
         return nil
     }
 }
+
+extension Result where Failure == WazuhException {
+    /// The failure (callers check for success first).
+    var refusal: WazuhException {
+        if case .failure(let e) = self { return e }
+        return .internal(1000, "no refusal")
+    }
+}

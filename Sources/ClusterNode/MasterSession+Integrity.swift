@@ -20,14 +20,11 @@ extension MasterSession {
             integrityShell.execute(await master.integrity.checkRequested(worker, taskID: id, now: now))
             return .ok(id)
         case "syn_i_w_m_e":
-            let (id, rest) = splitFirstSpace(message.payload)
-            let relative = String(decoding: rest, as: UTF8.self)
-            // Only a file this worker sent on this connection (4.8.1 opens any path it is given, so a
-            // peer could make the master read, then delete, its own local socket).
-            guard let path = await link.claimReceivedFile(relative) else {
-                ctx.log.error(tag: tag, subtag: "Integrity check", "Refused 'syn_i_w_m_e' naming '\(relative)': not a file \(worker) sent on this connection.")
-                return .err(.cluster(3040, "'\(relative)' is not a file received from \(worker) on this connection"))
+            let (log, tag) = (ctx.log, tag)
+            let claim = await link.claimNamedFile(message.payload, command: message.name, sender: worker) {
+                log.error(tag: tag, subtag: "Integrity check", $0)
             }
+            guard case .success(let (id, path)) = claim else { return .err(claim.refusal) }
             guard let out = await master.integrity.fileNamed(worker, taskID: id, path: path) else {
                 unlink(path)
                 return .err(.cluster(3027, id))

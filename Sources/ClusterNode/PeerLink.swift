@@ -341,6 +341,20 @@ public actor PeerLink {
         files?.claim(relative)
     }
 
+    /// A `*_e <task> <path>` payload (`syn_i_w_m_e`, `syn_m_c_e`): the task and the file it names if this
+    /// peer sent that file on this connection, else the refusal to answer (logged with `log`; 4.8.1
+    /// opens any path it is given, so a peer could make a node read, then delete, its own local socket).
+    func claimNamedFile(_ payload: [UInt8], command: String, sender: String,
+                        log: (String) -> Void) -> Result<(taskID: String, path: String), WazuhException> {
+        let (taskID, rest) = splitFirstSpace(payload)
+        let relative = String(decoding: rest, as: UTF8.self)
+        guard let path = files?.claim(relative) else {
+            log("Refused '\(command)' naming '\(relative)': not a file \(sender) sent on this connection.")
+            return .failure(.cluster(3040, "'\(relative)' is not a file received from \(sender) on this connection"))
+        }
+        return .success((taskID, path))
+    }
+
     private func cancelTask(_ payload: [UInt8]) -> Reply {
         let space = payload.firstIndex(of: 0x20) ?? payload.count
         let taskID = String(decoding: payload[..<space], as: UTF8.self)

@@ -166,13 +166,11 @@ actor WorkerSession {
             integrityShell.execute(integrity.onSyncOffered(taskID: id, now: nowSeconds()))
             return .ok(id)
         case "syn_m_c_e":
-            let (id, rest) = splitFirstSpace(message.payload)
-            let relative = String(decoding: rest, as: UTF8.self)
-            // Only a package the master sent on this connection.
-            guard let path = await link.claimReceivedFile(relative) else {
-                ctx.log.error(tag: tag, subtag: "Integrity sync", "Refused 'syn_m_c_e' naming '\(relative)': not a file the master sent on this connection.")
-                return .err(.cluster(3040, "'\(relative)' is not a file received from the master on this connection"))
+            let (log, tag) = (ctx.log, tag)
+            let claim = await link.claimNamedFile(message.payload, command: message.name, sender: "the master") {
+                log.error(tag: tag, subtag: "Integrity sync", $0)
             }
+            guard case .success(let (id, path)) = claim else { return .err(claim.refusal) }
             guard let out = integrity.onPackageNamed(taskID: id, path: path, now: nowSeconds()) else {
                 unlink(path)
                 return .err(.cluster(3027, id))

@@ -236,26 +236,12 @@ func waitUntil(_ timeout: Double = 10, _ condition: () -> Bool) -> Bool {
 
 /// Runs a built tool and returns (status, stdout, stderr).
 func runTool(_ name: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: Harness.binDir + "/" + name)
-    p.arguments = args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    nonisolated(unsafe) var errData = Data()
-    let t = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    t.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    while !t.isFinished { usleep(1000) }
-    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    try runTool(name, args, limit: nil)!
 }
 
 /// Runs a built tool, killing it if it has not finished within `limit` seconds (then returns nil). The
 /// limit is a bound on how long a test waits, not a measurement.
-func runTool(_ name: String, _ args: [String], limit: Double) throws -> (status: Int32, out: String, err: String)? {
+func runTool(_ name: String, _ args: [String], limit: Double?) throws -> (status: Int32, out: String, err: String)? {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: Harness.binDir + "/" + name)
     p.arguments = args
@@ -270,12 +256,13 @@ func runTool(_ name: String, _ args: [String], limit: Double) throws -> (status:
     let readers = [Thread { outData = out.fileHandleForReading.readDataToEndOfFile() },
                    Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }]
     for t in readers { t.start() }
-    if done.wait(timeout: .now() + limit) == .timedOut {
+    if let limit, done.wait(timeout: .now() + limit) == .timedOut {
         kill(p.processIdentifier, SIGKILL)
         done.wait()
         while readers.contains(where: { !$0.isFinished }) { usleep(1000) }
         return nil
     }
+    if limit == nil { done.wait() }
     while readers.contains(where: { !$0.isFinished }) { usleep(1000) }
     return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
