@@ -1,5 +1,6 @@
 import Common
 import NIOPosix
+import Synchronization
 
 /// The node's one pool for blocking and CPU work (DESIGN.md "One concurrency model"): hashing,
 /// compression, package apply, SQLite, large Fernet operations. `process_pool_size` threads (4.8.1's
@@ -9,6 +10,8 @@ import NIOPosix
 public final class CPUPool: Sendable {
     let pool: NIOThreadPool
     public let threads: Int
+    /// Jobs submitted and not yet ended (queued or running).
+    private let reserved = Atomic<Int>(0)
 
     public init(threads: Int) {
         self.threads = max(1, threads)
@@ -18,7 +21,28 @@ public final class CPUPool: Sendable {
 
     /// Runs `body` on a pool thread and returns its value.
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await pool.runIfActive(body)
+        reserved.add(1, ordering: .relaxed)
+        return try await submitted(body)
+    }
+
+    /// A job whose place is already counted in `reserved`.
+    private func submitted<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        defer { reserved.subtract(1, ordering: .relaxed) }
+        return try await pool.runIfActive(body)
+    }
+
+    /// Runs `body` on a pool thread if one is free now, else on the calling thread. For work that must
+    /// never wait behind the pool: decrypting a frame that a pool job (a package staged while it
+    /// arrives) is itself waiting for would deadlock a saturated pool (with `process_pool_size` 1, the
+    /// first 5 MiB `file_upd` of a 4.8.1 master).
+    public func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        var current = reserved.load(ordering: .relaxed)
+        while current < threads {
+            let (exchanged, original) = reserved.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return try await submitted(body) }
+            current = original
+        }
+        return try body()
     }
 
     /// Runs `body` on a pool thread; a thrown error comes back as the result's failure.
@@ -33,9 +57,10 @@ public final class CPUPool: Sendable {
     /// The library's parallel loops (hashing, compressing, writing and renaming files) on this pool: the
     /// calling thread plus up to `threads - 1` pool jobs (`ParallelLoop.helping`).
     public var parallelLoop: ParallelLoop {
-        let pool = self.pool
-        return ParallelLoop.helping(helpers: threads - 1) { job in
+        return ParallelLoop.helping(helpers: threads - 1) { [self] job in
+            reserved.add(1, ordering: .relaxed)
             pool.submit { state in
+                defer { self.reserved.subtract(1, ordering: .relaxed) }
                 // A pool being shut down cancels queued jobs; the caller then does the work alone.
                 if case .active = state { job() }
             }

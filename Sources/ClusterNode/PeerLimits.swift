@@ -48,8 +48,10 @@ public struct PeerLimits: Sendable, Equatable {
 /// Payloads at least this long are encrypted and decrypted on the CPU pool instead of the task reading
 /// or writing the link. Measured with `wire-bench` on this machine: Fernet runs at ~450 MB/s encrypting
 /// and ~880 MB/s decrypting, so 2 MiB costs 2-5 ms inline (no later frame of that link waits longer than
-/// that), while the hop to the pool costs ~20 µs. File chunks (1 MiB) stay inline: a package producer
-/// that holds a pool thread while it waits for its chunks to go out must never wait for the pool itself.
+/// that), while the hop to the pool costs ~20 µs. Our file chunks (1 MiB) stay inline; larger payloads
+/// (4.8.1's 5 MiB `file_upd`, long-string chunks) go to the pool only when a thread is free
+/// (`CPUPool.offload`), because a pool job may be waiting for exactly those bytes (a package staged while
+/// it arrives, a producer waiting for its chunks to go out).
 public enum FernetOffload {
     public static let threshold = 2 << 20
 }

@@ -110,7 +110,7 @@ public actor PeerLink {
         let token = message.payload
         do {
             if token.count >= FernetOffload.threshold {
-                plain.payload = try await pool.run { try fernet.decrypt(token) }
+                plain.payload = try await pool.offload { try fernet.decrypt(token) }
             } else {
                 plain.payload = try fernet.decrypt(token)
             }
@@ -208,7 +208,7 @@ public actor PeerLink {
     private func write(counter: UInt32, command: String, payload: [UInt8]) async throws {
         var message = OutboundMessage(counter: counter, command: command, payload: payload)
         if let fernet {
-            let token = payload.count >= FernetOffload.threshold ? try await pool.run { fernet.encrypt(payload) } : fernet.encrypt(payload)
+            let token = payload.count >= FernetOffload.threshold ? try await pool.offload { fernet.encrypt(payload) } : fernet.encrypt(payload)
             message = OutboundMessage(counter: counter, command: command, encryptedPayload: token, plaintextLength: payload.count)
         }
         try await outbound.write(message)

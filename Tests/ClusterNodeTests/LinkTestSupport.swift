@@ -12,7 +12,7 @@ final class LinkPair: Sendable {
 
     /// Runs `body` with a client link connected to a server link; the server answers with `handler`.
     static func run(limits: PeerLimits = PeerLimits(maxFileBytes: 1 << 20), home: String? = nil, fileDirectory: String? = nil,
-                    preHello: Set<String>? = nil, requestTimeout: Double = 120,
+                    preHello: Set<String>? = nil, requestTimeout: Double = 120, pool given: CPUPool? = nil,
                     handler: @escaping PeerLink.Handler = { m, _ in .errText("unknown command 'b'\(m.name)''") },
                     body: @Sendable (_ client: PeerLink, _ server: PeerLink) async throws -> Void) async throws {
         let dir = NSTemporaryDirectory() + "linkpair-\(UUID().uuidString.prefix(8))"
@@ -20,7 +20,7 @@ final class LinkPair: Sendable {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/s.sock"
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let pool = CPUPool(threads: 2)
+        let pool = given ?? CPUPool(threads: 2)
         let fernet = try Fernet(clusterKey: key)
         let serverLink = Locked<PeerLink?>(nil)
         let server = try await ServerBootstrap(group: group).bind(unixDomainSocketPath: path) { channel in

@@ -98,6 +98,29 @@ import Testing
         }
     }
 
+    /// A pool job waiting for bytes that are still to arrive (a package staged while it arrives) must not
+    /// stop those bytes: a large frame is decrypted (and encrypted) on the calling task when every pool
+    /// thread is taken. Before `CPUPool.offload`, a pool of one thread deadlocked here until the job gave up.
+    @Test func aLargeFrameGetsThroughWhileEveryPoolThreadWaitsForIt() async throws {
+        let pool = CPUPool(threads: 1)
+        let started = Gate()
+        let arrived = DispatchSemaphore(value: 0)
+        let big = [UInt8](repeating: 7, count: FernetOffload.threshold + 10)
+        try await LinkPair.run(pool: pool, handler: { m, _ in
+            if m.name == "big" { arrived.signal() }
+            return .ok("got it")
+        }) { client, _ in
+            async let waited: Bool = pool.run {
+                started.open()
+                return arrived.wait(timeout: .now() + 20) == .success
+            }
+            await started.wait()
+            let reply = try await client.request("big", big)
+            #expect(reply == .ok(Array("got it".utf8)))
+            #expect(try await waited, "the pool's only thread waited in vain for the big frame")
+        }
+    }
+
     @Test func outstandingStringsAreBoundedInCountAndBytesAndCostNothingUntilSent() async throws {
         let limits = PeerLimits(maxFileBytes: 1 << 20, maxOutstandingStrings: 3, maxOutstandingStringBytes: 600 << 20)
         try await LinkPair.run(limits: limits) { client, server in
