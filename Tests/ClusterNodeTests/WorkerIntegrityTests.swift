@@ -78,6 +78,15 @@ import Testing
         #expect(m.isFree, "the late end of the job does not make the task wait for a verdict already given")
     }
 
+    @Test func aSyncOfferedBeforeTheTaskStartedIsKept() {
+        // The master's syn_m_c can be handled before the session starts its tasks after hello.
+        var m = Self.machine()
+        _ = m.onSyncOffered(taskID: "s1", now: 0)
+        #expect(m.onConnected() == [.arm(.round, after: 0)])
+        #expect(m.phase == .receiving("s1"))
+        #expect(m.onPackageNamed(taskID: "s1", path: "/p", now: 1) != nil)
+    }
+
     @Test func aSyncOfferedWhileANewRoundIsPreparedWins() {
         var m = Self.machine()
         _ = m.onConnected()

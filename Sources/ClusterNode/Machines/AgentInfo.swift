@@ -26,8 +26,7 @@ public struct WorkerAgentInfo: Sendable {
     }
 
     public mutating func onConnected() -> [Output] {
-        phase = .idle
-        return [.arm(.round, after: 0)]
+        [.arm(.round, after: 0)]
     }
 
     public mutating func onTimer(_ timer: Timer, now: Double) -> [Output] {

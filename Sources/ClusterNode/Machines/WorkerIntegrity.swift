@@ -51,9 +51,10 @@ public struct WorkerIntegrity: Sendable {
     /// Whether a new round may start (4.8.1's `check_integrity_free`).
     public var isFree: Bool { phase == .idle }
 
+    /// The master accepted `hello`: the first round is due at once. The phase is left as it is: the
+    /// master may already have offered a sync (`syn_m_c` can arrive before this event).
     public mutating func onConnected() -> [Output] {
-        phase = .idle
-        return [.arm(.round, after: 0)]
+        [.arm(.round, after: 0)]
     }
 
     public mutating func onTimer(_ timer: Timer, now: Double) -> [Output] {
