@@ -99,7 +99,7 @@ extension MasterSession {
     func agentInfoCommand(_ message: WireMessage, worker: String, link: PeerLink) async -> Reply {
         if message.name == "syn_a_w_m_p" {
             let (free, out) = agentInfo.onPermissionRequest(now: nowSeconds())
-            runLogs(out, "Agent-info sync")
+            runLogs(out)
             await master.registry.update(worker) { $0.status.agentInfoFree = free }
             return .ok(free ? "True" : "False")
         }
@@ -121,7 +121,7 @@ extension MasterSession {
     }
 
     /// Runs the log directives of a machine that has no other effects here.
-    func runLogs<J, T>(_ directives: [Directive<J, T>], _ fallbackSubtag: String) {
+    func runLogs<J, T>(_ directives: [Directive<J, T>]) {
         for case .log(let level, let subtag, let text) in directives { ctx.log.log(level, tag: tag, subtag: subtag, text) }
     }
 
