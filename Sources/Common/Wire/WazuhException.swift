@@ -1,3 +1,5 @@
+import Foundation
+
 /// The Wazuh exception JSON carried by `err` payloads (PROTOCOL.md §1.6), and plain-text `err` payloads.
 public struct WazuhException: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
@@ -21,13 +23,24 @@ public struct WazuhException: Error, Equatable, Sendable, CustomStringConvertibl
     public var kind: Kind
     public var code: Int
     public var extraMessage: String?
-    /// Set when the peer sent plain text instead of JSON (Python maps this to 3000 with the text).
+    /// An `extra_message` dict, formatted into the catalogue text (`str.format`) instead of appended.
+    public var formatArgs: JSONObject?
+    public var extraRemediation: String?
+    /// `{"<node>": {"error": "<message>"[, "logfile": ...]}}`: where a distributed request failed.
+    public var dapiErrors: JSONObject
+    /// The ids a `WazuhError` failed for (merged into failed items by `AffectedItemsWazuhResult | e`).
+    public var ids: [String]
+    /// The Python class name (one of `Kind`'s, or another for a decoded foreign exception).
     public var className: String
 
-    public init(_ kind: Kind, code: Int, extraMessage: String? = nil) {
+    public init(_ kind: Kind, code: Int, extraMessage: String? = nil, ids: [String] = [], dapiErrors: JSONObject = JSONObject()) {
         self.kind = kind
         self.code = code
         self.extraMessage = extraMessage
+        self.formatArgs = nil
+        self.extraRemediation = nil
+        self.dapiErrors = dapiErrors
+        self.ids = ids
         self.className = kind.rawValue
     }
 
@@ -39,26 +52,60 @@ public struct WazuhException: Error, Equatable, Sendable, CustomStringConvertibl
         WazuhException(.internalError, code: code, extraMessage: extra)
     }
 
-    /// The text a Wazuh node derives: `Error <code> - <message>[: <extra_message>]`.
-    public var description: String {
-        var s = "Error \(code) - \(Self.message(for: code))"
-        if let extraMessage { s += ": \(extraMessage)" }
-        return s
+    /// A `WazuhError` (HTTP 400).
+    public static func error(_ code: Int, _ extra: String? = nil, ids: [String] = []) -> WazuhException {
+        WazuhException(.error, code: code, extraMessage: extra, ids: ids)
     }
 
-    /// The JSON object as Python's WazuhJSONEncoder writes it.
-    public var json: JSONValue {
+    /// A `WazuhResourceNotFound` (HTTP 404).
+    public static func notFound(_ code: Int, _ extra: String? = nil) -> WazuhException {
+        WazuhException(.resourceNotFound, code: code, extraMessage: extra)
+    }
+
+    /// `WazuhError` and its subclasses carry `ids`.
+    var carriesIDs: Bool { kind == .error || kind == .resourceNotFound || kind == .permissionError }
+
+    /// The message `str(e)` and the API show: the catalogue text with `extra_message` appended after `: `,
+    /// or formatted into it when it is a dict.
+    public var message: String {
+        let base = WazuhErrorCatalogue.message(for: code)
+        if let formatArgs {
+            var text = base
+            for (k, v) in formatArgs { text = text.replacingOccurrences(of: "{\(k)}", with: v.stringValue ?? v.pythonText) }
+            return text
+        }
+        if let extraMessage { return base + ": " + extraMessage }
+        return base
+    }
+
+    public var remediation: String? { extraRemediation ?? WazuhErrorCatalogue.remediation(for: code) }
+
+    /// The text a Wazuh node derives: `Error <code> - <message>[: <extra_message>]`.
+    public var description: String { "Error \(code) - \(message)" }
+
+    /// Whether two errors are the same key of a failed-items dict (equal `to_dict()` apart from ids).
+    public func sameError(as other: WazuhException) -> Bool {
+        code == other.code && className == other.className && extraMessage == other.extraMessage && formatArgs == other.formatArgs
+    }
+
+    /// `to_dict()`: the `__object__` of the encoded exception.
+    public var objectJSON: JSONValue {
         var object: JSONObject = JSONObject([
             ("type", "about:blank"),
             ("title", .string(kind.title)),
             ("code", .int(Int64(code))),
-            ("extra_message", extraMessage.map { .string($0) } ?? .null),
-            ("extra_remediation", .null),
+            ("extra_message", formatArgs.map { .object($0) } ?? extraMessage.map { .string($0) } ?? .null),
+            ("extra_remediation", extraRemediation.map { .string($0) } ?? .null),
             ("cmd_error", false),
-            ("dapi_errors", .object(JSONObject())),
+            ("dapi_errors", .object(dapiErrors)),
         ])
-        if kind == .error { object["ids"] = .array([]) }
-        return ["__wazuh_exception__": .object(JSONObject([("__class__", .string(className)), ("__object__", .object(object))]))]
+        if carriesIDs { object["ids"] = .array(ids.map { .string($0) }) }
+        return .object(object)
+    }
+
+    /// The JSON object as Python's WazuhJSONEncoder writes it.
+    public var json: JSONValue {
+        ["__wazuh_exception__": .object(JSONObject([("__class__", .string(className)), ("__object__", objectJSON)]))]
     }
 
     /// The `err` payload bytes.
@@ -70,23 +117,41 @@ public struct WazuhException: Error, Equatable, Sendable, CustomStringConvertibl
         guard let json = try? JSONParser.parse(payload) else {
             return .cluster(3000, text)
         }
+        if json["__wazuh_exception__"] == nil && json["__unhandled_exc__"] == nil { return .cluster(3000, text) }
+        return decode(json)
+    }
+
+    /// Decodes an encoded exception object (`__wazuh_exception__` or `__unhandled_exc__`).
+    public static func decode(_ json: JSONValue) -> WazuhException {
         if let exc = json["__wazuh_exception__"], let obj = exc["__object__"] {
             let cls = exc["__class__"]?.stringValue ?? "WazuhException"
-            var e = WazuhException(Kind(rawValue: cls) ?? .error, code: Int(obj["code"]?.intValue ?? 1000),
-                                   extraMessage: obj["extra_message"]?.stringValue)
+            var e = WazuhException(Kind(rawValue: cls) ?? .error, code: Int(obj["code"]?.intValue ?? 1000))
+            switch obj["extra_message"] {
+            case .string(let s)?: e.extraMessage = s
+            case .object(let o)?: e.formatArgs = o
+            default: break
+            }
+            e.extraRemediation = obj["extra_remediation"]?.stringValue
+            e.dapiErrors = obj["dapi_errors"]?.objectValue ?? JSONObject()
+            e.ids = obj["ids"]?.arrayValue?.map { $0.stringValue ?? $0.pythonText } ?? []
             e.className = cls
             return e
         }
         if let unhandled = json["__unhandled_exc__"] {
             let cls = unhandled["__class__"]?.stringValue ?? "Exception"
-            let args = unhandled["__args__"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? ""
+            let args = unhandled["__args__"]?.arrayValue?.map { $0.stringValue ?? $0.pythonText }.joined(separator: ", ") ?? ""
             return .internal(1000, "\(cls): \(args)")
         }
-        return .cluster(3000, text)
+        return .cluster(3000, json.pythonText)
     }
 
-    /// Messages of the Wazuh error table for the codes the cluster uses.
-    public static func message(for code: Int) -> String {
+    /// Messages of the Wazuh error table (kept for callers of the old name).
+    public static func message(for code: Int) -> String { WazuhErrorCatalogue.message(for: code) }
+}
+
+extension WazuhErrorCatalogue {
+    /// The cluster's codes (framework/wazuh/core/exception.py, 3000s and the few others the cluster uses).
+    static func clusterMessage(_ code: Int) -> String? {
         switch code {
         case 1000: return "Wazuh Internal Error"
         case 1014: return "Error communicating with socket"
@@ -127,7 +192,7 @@ public struct WazuhException: Error, Equatable, Sendable, CustomStringConvertibl
         case 3051: return "Too many concurrent divided messages"
         case 3053: return "Decompressed package exceeds the maximum allowed size"
         case 3060: return "Invalid node name format"
-        default: return "Cluster error"
+        default: return nil
         }
     }
 }

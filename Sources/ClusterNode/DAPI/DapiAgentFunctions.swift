@@ -1,0 +1,6 @@
+import Common
+import Foundation
+
+enum DapiAgentFunctions {
+    static let table: [DapiEntry] = []
+}

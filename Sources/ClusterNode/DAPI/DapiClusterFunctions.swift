@@ -1,0 +1,6 @@
+import Common
+import Foundation
+
+enum DapiClusterFunctions {
+    static let table: [DapiEntry] = []
+}

@@ -1,0 +1,6 @@
+import Common
+import Foundation
+
+enum DapiManagerFunctions {
+    static let table: [DapiEntry] = []
+}

@@ -1,0 +1,6 @@
+import Common
+import Foundation
+
+enum DapiRulesetFunctions {
+    static let table: [DapiEntry] = []
+}

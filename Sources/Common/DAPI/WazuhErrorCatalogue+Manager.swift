@@ -1,0 +1,4 @@
+extension WazuhErrorCatalogue {
+    /// Manager and cluster node information.
+    static let managerCodes: [Int: Entry] = [:]
+}

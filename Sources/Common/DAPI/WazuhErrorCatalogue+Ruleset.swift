@@ -1,0 +1,4 @@
+extension WazuhErrorCatalogue {
+    /// Rules, decoders and CDB lists files.
+    static let rulesetCodes: [Int: Entry] = [:]
+}
