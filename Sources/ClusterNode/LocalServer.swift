@@ -11,12 +11,14 @@ final class LocalServer: Sendable {
     let master: Master?
     let worker: Worker?
     let clients: LocalClients
+    let dapi: DapiNode
 
-    init(ctx: NodeContext, master: Master?, worker: Worker?, clients: LocalClients) {
+    init(ctx: NodeContext, master: Master?, worker: Worker?, clients: LocalClients, dapi: DapiNode) {
         self.ctx = ctx
         self.master = master
         self.worker = worker
         self.clients = clients
+        self.dapi = dapi
     }
 
     func run(group: EventLoopGroup) async throws {
@@ -93,7 +95,16 @@ final class LocalServer: Sendable {
         case "sendsync", "sendasync":
             return sendSync(message, from: link, name: name)
         case "dapi":
-            return dapi(message, from: link, name: name)
+            return dapi.fromLocal(message.payload, client: name, link: link)
+        case "dapi_fwd" where master != nil:
+            return await dapi.forwardFromLocal(message.payload, client: name, link: link)
+        case "get_hash":
+            let home = ctx.home
+            do {
+                return .ok(try await ctx.pool.run { try JSONValue.object(RulesetHash.compute(home: home)).pythonText })
+            } catch {
+                return .err(WazuhException.wrapping(error))
+            }
         default:
             return .errText("unknown command 'b'\(message.name)''")
         }

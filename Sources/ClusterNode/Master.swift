@@ -11,12 +11,18 @@ final class Master: Sendable {
     let integrity: MasterIntegrity
     let store: AgentStore
     let sendSync: SendSyncService
+    /// The built-in registration service (authd's `add` / `remove`), also behind the DAPI's agent writes.
+    let registration: RegistrationService?
+    let dapi: DapiNode
     static let maxConnectionsPerIP = 10
 
-    init(ctx: NodeContext, store: AgentStore) {
+    init(ctx: NodeContext, store: AgentStore, dapi: DapiNode) {
         self.ctx = ctx
         self.store = store
-        sendSync = SendSyncService(ctx: ctx, registration: RegistrationService(ctx: ctx, store: store))
+        self.dapi = dapi
+        let registration = RegistrationService(ctx: ctx, store: store)
+        self.registration = registration
+        sendSync = SendSyncService(ctx: ctx, registration: registration)
         registry = WorkerRegistry(maxSilence: ctx.options.maxAllowedTimeWithoutKeepalive)
         integrity = MasterIntegrity(ctx: ctx)
     }

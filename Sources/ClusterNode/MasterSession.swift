@@ -84,21 +84,9 @@ actor MasterSession {
         case "syn_w_g_e", "syn_wgc_e", "syn_w_g_err", "syn_wgc_err", "syn_w_g_c":
             return await agentGroupsCommand(message, worker: name)
         case "dapi":
-            let (client, json) = splitFirstSpace(message.payload)
-            let store = master.store
-            let log = ctx.log
-            let timeout = ctx.options.timeoutDapiRequest
-            ctx.log.info(tag: "Master", subtag: "D API", "Receiving request: get_agents_overview from \(name) (\(client))")
-            link.tasks.spawn {
-                switch await link.cpuResult(deadline: timeout, { AgentsOverview.answer(json, store: store) }) {
-                case .success(let result):
-                    if let id = try? await link.sendString(result) { _ = try? await link.request("dapi_res", text: "\(client) \(id)") }
-                case .failure(let e):
-                    log.error(tag: "Master", subtag: "D API", "Error in distributed API: \(e)")
-                    _ = try? await link.request("dapi_err", text: "\(client) \(e.json.pythonText)")
-                }
-            }
-            return .ok("Added request to API requests queue")
+            return master.dapi.fromWorker(message.payload, worker: name, link: link)
+        case "dapi_res", "dapi_err":
+            return await master.dapi.answerReceived(message, on: link)
         case "syn_i_w_m_p", "syn_i_w_m", "syn_i_w_m_e", "syn_i_w_m_r", "capability":
             return await integrityCommand(message, worker: name, link: link)
         default:

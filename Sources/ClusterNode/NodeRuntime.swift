@@ -13,9 +13,12 @@ public enum NodeRuntime {
         ParallelLoop.install(ctx.pool.parallelLoop)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let clients = LocalClients()
-        let master = ctx.config.nodeType == .master ? Master(ctx: ctx, store: store) : nil
-        let worker = ctx.config.nodeType == .worker ? Worker(ctx: ctx, store: store, clients: clients) : nil
-        let local = LocalServer(ctx: ctx, master: master, worker: worker, clients: clients)
+        let dapi = DapiNode(ctx: ctx, store: store, clients: clients)
+        let master = ctx.config.nodeType == .master ? Master(ctx: ctx, store: store, dapi: dapi) : nil
+        let worker = ctx.config.nodeType == .worker ? Worker(ctx: ctx, store: store, clients: clients, dapi: dapi) : nil
+        if let master { dapi.attach(master: master) }
+        if let worker { dapi.attach(worker: worker) }
+        let local = LocalServer(ctx: ctx, master: master, worker: worker, clients: clients, dapi: dapi)
         var services: [any Service] = [NodeService { try await local.run(group: group) }]
         if let master { services.append(NodeService { try await master.run(group: group) }) }
         if let worker { services.append(NodeService { try await worker.run(group: group) }) }

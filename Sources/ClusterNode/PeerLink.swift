@@ -17,7 +17,7 @@ public actor PeerLink {
     private let outbound: NIOAsyncChannelOutboundWriter<OutboundMessage>
     private let fernet: Fernet?
     let pool: CPUPool
-    private let eventLoop: any EventLoop
+    nonisolated let eventLoop: any EventLoop
     private var table = RequestTable<PendingRequest>()
     private let handler: Handler
     private let requestTimeout: Double

@@ -15,11 +15,13 @@ final class Worker: Sendable {
 
     let store: AgentStore
     let clients: LocalClients
+    let dapi: DapiNode
 
-    init(ctx: NodeContext, store: AgentStore, clients: LocalClients) {
+    init(ctx: NodeContext, store: AgentStore, clients: LocalClients, dapi: DapiNode) {
         self.ctx = ctx
         self.store = store
         self.clients = clients
+        self.dapi = dapi
     }
 
     private var log: ClusterLog { ctx.log }
@@ -90,7 +92,7 @@ final class Worker: Sendable {
                 guard let session = box.value else { return .errText("unknown command 'b'\(message.name)''") }
                 return await session.handle(message)
             }
-            let session = WorkerSession(ctx: ctx, link: link, store: store, clients: clients, prefetch: prefetch, eventLoop: channel.eventLoop)
+            let session = WorkerSession(ctx: ctx, link: link, store: store, clients: clients, dapi: dapi, prefetch: prefetch, eventLoop: channel.eventLoop)
             box.value = session
             try await withThrowingDiscardingTaskGroup { group in
                 let hello = machine.onConnected()

@@ -28,14 +28,16 @@ actor WorkerSession {
 
     let store: AgentStore
     let clients: LocalClients
+    nonisolated let dapi: DapiNode
     /// The master's package, unpacked while it arrives; the link tells it of each file it starts receiving.
     nonisolated let prefetch: PackagePrefetch
 
-    init(ctx: NodeContext, link: PeerLink, store: AgentStore, clients: LocalClients, prefetch: PackagePrefetch, eventLoop: any EventLoop) {
+    init(ctx: NodeContext, link: PeerLink, store: AgentStore, clients: LocalClients, dapi: DapiNode, prefetch: PackagePrefetch, eventLoop: any EventLoop) {
         self.ctx = ctx
         self.link = link
         self.store = store
         self.clients = clients
+        self.dapi = dapi
         self.prefetch = prefetch
         let o = ctx.options
         integrity = WorkerIntegrity(interval: o.syncIntegrity, receiveTimeout: o.timeoutReceivingFile)
@@ -189,8 +191,10 @@ actor WorkerSession {
             return agentInfoResult(message)
         case "syn_g_m_w", "syn_g_m_w_c":
             return agentGroupsReceived(message)
+        case "dapi":
+            return dapi.fromMaster(message.payload, link: link)
         case "dapi_res", "dapi_err":
-            return await dapiResult(message)
+            return await dapi.answerReceived(message, on: link)
         case "sendsyn_res", "sendsyn_err":
             let (client, rest) = splitFirstSpace(message.payload)
             guard let local = await clients.link(client) else {

@@ -34,6 +34,14 @@ public struct DapiRequest: Sendable, Equatable {
 
     public static let defaultAPITimeout = 10
 
+    /// The body to send on: as received, with this request's `f_kwargs` and `from_cluster`.
+    public var encodedBody: JSONObject {
+        var b = body
+        b["f_kwargs"] = .object(kwargs)
+        b["from_cluster"] = .bool(fromCluster)
+        return b
+    }
+
     /// Parses a body; every problem is the encoded error 4.8.1 would send back, naming what was wrong.
     public static func parse(_ bytes: [UInt8]) -> Result<DapiRequest, WazuhException> {
         guard let value = try? JSONParser.parse(bytes), case .object(let body) = value else {
