@@ -126,7 +126,7 @@ import Testing
         master.dapiErrors["master-node"] = ["error": "Unable to connect to queue: /var/ossec/queue/alerts/ar", "logfile": "WAZUH_HOME/logs/api.log"]
         answers.append(.exception(master))
         let merged = try #require(DapiOutcome.merging(answers))
-        let wire = try JSONParser.parse(Array(call.record["dapi_calls"]![0]!["result_wire"]!.stringValue!.utf8))
+        let wire = try JSONParser.parse(Array(call.record["dapi_calls"]!.arrayValue![0]["result_wire"]!.stringValue!.utf8))
         #expect(jsonDifference(merged.json, wire) == nil, "\(jsonDifference(merged.json, wire) ?? "")")
     }
 
