@@ -24,12 +24,28 @@ struct KeepaliveCommand: ParsableCommand {
                                                 + "(default: every agent once).", valueName: "S"))
     var duration: Double?
 
+    @Option(name: .long, help: ArgumentHelp("Only the agents with these ids report (comma-separated, e.g. 1,2 or 001,002; "
+                                                + "default: every agent).", valueName: "IDS"))
+    var ids: String?
+
     @Flag(name: .long, help: "Print a JSON summary.")
     var json = false
+
+    /// The ids of `--ids`, nil when every agent reports.
+    var selectedIDs: Set<Int>? {
+        ids.map { Set($0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }) }
+    }
 
     func validate() throws {
         if let rate, !(rate > 0) { throw ValidationError("--rate must be positive (got \(rate))") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive (got \(duration))") }
+        if let ids {
+            for part in ids.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let id = Int(part.trimmingCharacters(in: .whitespaces)), id > 0 else {
+                    throw ValidationError("--ids must list agent ids greater than 0, separated by commas (got '\(part)')")
+                }
+            }
+        }
     }
 
     func run() throws {
@@ -42,9 +58,10 @@ struct KeepaliveCommand: ParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
-        let agents = try store.agents().filter { $0.id > 0 }
+        let selected = selectedIDs
+        let agents = try store.agents().filter { $0.id > 0 && (selected?.contains($0.id) ?? true) }
         guard !agents.isEmpty else {
-            printError("no agents registered in \(store.path)")
+            printError(selected == nil ? "no agents registered in \(store.path)" : "none of the agents \(ids ?? "") is registered in \(store.path)")
             throw ExitCode(1)
         }
         let syncStatus = config.nodeType == .worker ? "syncreq" : "synced"

@@ -1,5 +1,6 @@
 /// The Wazuh error catalogue (the `ERRORS` table of 4.8.1's exception module, as facts: code, message,
-/// remediation): one table per area, each in its own file, looked up in order.
+/// remediation): one table per area, each in its own file, looked up in order. A remediation is given
+/// only where 4.8.1's text is known; the API then leaves it out.
 public enum WazuhErrorCatalogue {
     public struct Entry: Sendable {
         public let message: String
@@ -27,8 +28,12 @@ public enum WazuhErrorCatalogue {
     /// Codes outside the areas below (framework-wide and cluster remediations).
     static let generalCodes: [Int: Entry] = [
         1000: Entry("Wazuh Internal Error", "Please, check `WAZUH_HOME/logs/ossec.log`, `WAZUH_HOME/logs/cluster.log` and `WAZUH_HOME/logs/api.log` to get more information about the error"),
-        1017: Entry("Some Wazuh daemons are not ready yet in node \"{node_name}\" ({not_ready_daemons})", "Wait for the daemons to be ready and try again"),
+        1010: Entry("Unable to connect to queue"),
+        1013: Entry("Unable to connect with socket"),
+        1017: Entry("Some Wazuh daemons are not ready yet in node \"{node_name}\" ({not_ready_daemons})"),
         1724: Entry("Not a valid select field"),
+        2007: Entry("There is no database for selected agent"),
+        2008: Entry("Corrupted database"),
         1728: Entry("Invalid node type"),
         1730: Entry("Node does not exist", "Make sure the name is correct and that the node is up. You can check it using `cluster_control -l` (https://documentation.wazuh.com/4.8/user-manual/reference/tools/cluster_control.html#get-connected-nodes)"),
     ]
