@@ -93,6 +93,11 @@ let package = Package(
             path: "Benchmarks/link-sim"
         ),
         .executableTarget(
+            name: "dapi-bench",
+            dependencies: ["Common"],
+            path: "Benchmarks/dapi-bench"
+        ),
+        .executableTarget(
             name: "store-bench",
             dependencies: ["Common", "CSQLite"],
             path: "Benchmarks/store-bench"
