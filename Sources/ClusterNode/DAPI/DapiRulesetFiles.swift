@@ -9,7 +9,7 @@ import Darwin
 /// File work shared by the rule, decoder and CDB list functions: listing, reading, checked names, atomic
 /// writes.
 enum DapiRulesetFiles {
-    /// The files of `dirs` (relative to `home`, recursively, sorted by path), optionally only `.xml` ones,
+    /// The files of `dirs` (relative to `home`, recursively, shallower first, then by path), optionally only `.xml` ones,
     /// as `{filename, relative_dirname}` pairs. A missing directory lists nothing.
     static func list(home: String, dirs: [String], xmlOnly: Bool, skip: (String) -> Bool = { _ in false }) -> [(filename: String, dir: String)] {
         var out: [(String, String)] = []
@@ -25,7 +25,9 @@ enum DapiRulesetFiles {
                 if skip(name) { continue }
                 found.append(rel)
             }
-            for rel in found.sorted() {
+            // A directory's files before its subdirectories' (a top-down walk), names sorted.
+            let depth = { (p: String) in p.split(separator: "/").count }
+            for rel in found.sorted(by: { depth($0) != depth($1) ? depth($0) < depth($1) : $0 < $1 }) {
                 let sub = (rel as NSString).deletingLastPathComponent
                 out.append(((rel as NSString).lastPathComponent, sub.isEmpty ? dir : dir + "/" + sub))
             }
