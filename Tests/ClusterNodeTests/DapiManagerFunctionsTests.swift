@@ -138,6 +138,14 @@ import Testing
             Issue.record("not affected"); return
         }
         #expect(d.totalAffectedItems == 3)
+        guard case .affected(let e) = try await node.run("wazuh.manager", "ossec_log", ["q": "description~a=b;level!=debug"]) else {
+            Issue.record("not affected"); return
+        }
+        #expect(e.totalAffectedItems == 0, "the first operator splits the term: description contains 'a=b'")
+        guard case .exception(let f) = try await node.run("wazuh.manager", "ossec_log", ["q": "no operator"]) else {
+            Issue.record("no exception"); return
+        }
+        #expect(f.code == 1407)
     }
 
     @Test func ossecLogSummaryCountsPerTagAndLevel() async throws {

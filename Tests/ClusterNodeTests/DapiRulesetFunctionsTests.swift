@@ -137,6 +137,7 @@ import Testing
             Issue.record("not affected"); return
         }
         #expect(d.affectedItems == [.string("\(user)/new.xml")])
+        #expect(d.allMsg == (kind == "rule" ? "Rule was successfully deleted" : "Decoder file was successfully deleted"))
         #expect(!FileManager.default.fileExists(atPath: node.home + "/\(user)/new.xml"))
         guard case .affected(let d2) = try await node.run(module, "delete_\(kind)_file", ["filename": ["new.xml"]]) else {
             Issue.record("not affected"); return

@@ -113,15 +113,16 @@ struct DapiQ {
         self.groups = groups
     }
 
+    /// The operator that comes first in the term splits it (`!=` before `=` at the same place).
     static func condition(_ term: String) -> Condition? {
+        var best: (Range<String.Index>, String)?
         for op in ["!=", "=", "<", ">", "~"] {
-            if let r = term.range(of: op) {
-                let field = String(term[..<r.lowerBound]), value = String(term[r.upperBound...])
-                guard !field.isEmpty, field.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }) else { return nil }
-                return Condition(field: field, op: op, value: value)
-            }
+            if let r = term.range(of: op), best == nil || r.lowerBound < best!.0.lowerBound { best = (r, op) }
         }
-        return nil
+        guard let (r, op) = best else { return nil }
+        let field = String(term[..<r.lowerBound]), value = String(term[r.upperBound...])
+        guard !field.isEmpty, field.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }) else { return nil }
+        return Condition(field: field, op: op, value: value)
     }
 
     func matches(_ item: JSONValue) -> Bool {

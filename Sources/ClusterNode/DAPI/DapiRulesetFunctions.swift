@@ -156,6 +156,6 @@ enum DapiRulesetFunctions {
         listMsgs: ("All decoders files were returned", "Some decoders files were not returned", "No decoders files were returned"),
         getMsgs: ("Selected decoder was returned", "No decoder was returned"),
         uploadMsgs: ("Decoder was successfully uploaded", "Could not upload decoder"),
-        deleteMsgs: ("Decoder was successfully deleted", "Could not delete decoder"),
+        deleteMsgs: ("Decoder file was successfully deleted", "Could not delete decoder file"),
         notFound: 1503, xmlError: 1501, readError: 1502)
 }
