@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// A master node's DAPI without sockets: a home in a temporary directory, its store and log.
-final class DapiTestNode: @unchecked Sendable {
+final class DapiMasterTestNode: @unchecked Sendable {
     let home: String
     let ctx: NodeContext
     let store: AgentStore
@@ -43,8 +43,8 @@ final class DapiTestNode: @unchecked Sendable {
     }
 
     @Test func aFunctionClusterdDoesNotServeIsANamedErrorLoggedOnce() async throws {
-        let node = try DapiTestNode()
-        let body = DapiTestNode.body(module: "wazuh.mitre", qualname: "get_metadata")
+        let node = try DapiMasterTestNode()
+        let body = DapiMasterTestNode.body(module: "wazuh.mitre", qualname: "get_metadata")
         for _ in 0..<2 {
             let e = try #require(Self.exception(await node.dapi.solve(body, from: "worker1", client: "7", tag: "Master")))
             #expect(e.kind == .error && e.code == 3009)
@@ -57,17 +57,17 @@ final class DapiTestNode: @unchecked Sendable {
     }
 
     @Test func authenticationFunctionsAreNotOursToAnswer() async throws {
-        let node = try DapiTestNode()
-        let e = try #require(Self.exception(await node.dapi.solve(DapiTestNode.body(module: "wazuh.core.security", qualname: "check_token"),
+        let node = try DapiMasterTestNode()
+        let e = try #require(Self.exception(await node.dapi.solve(DapiMasterTestNode.body(module: "wazuh.core.security", qualname: "check_token"),
                                                                   from: "worker1", client: "1", tag: "Master")))
         #expect(e.description.contains("wazuh.core.security.check_token is an API authentication function"))
     }
 
     @Test func badBodiesAndForeignModulesAreDapiErrors() async throws {
-        let node = try DapiTestNode()
+        let node = try DapiMasterTestNode()
         let notJSON = await node.dapi.solve(Array(#"{"f": {"__callable__": {"#.utf8), from: "master-node", client: "1", tag: "Local 1")
         #expect(notJSON == .error("JSON couldn't be loaded: the distributed API request is not a JSON object"))
-        let foreign = await node.dapi.solve(DapiTestNode.body(module: "os", qualname: "system"), from: "master-node", client: "1", tag: "Local 1")
+        let foreign = await node.dapi.solve(DapiMasterTestNode.body(module: "os", qualname: "system"), from: "master-node", client: "1", tag: "Local 1")
         guard case .error(let text) = foreign else { Issue.record("a module outside wazuh/api ran: \(foreign)"); return }
         #expect(text.contains("'os.system' is outside them"))
         #expect(node.log.contains("Error in distributed API request from master-node (1)"))
@@ -84,7 +84,7 @@ final class DapiTestNode: @unchecked Sendable {
     }
 
     @Test func internalErrorsNameTheNodeAndTheLogFile() throws {
-        let node = try DapiTestNode()
+        let node = try DapiMasterTestNode()
         let e = node.dapi.named(.internal(1010, "/var/ossec/queue/alerts/ar"))
         #expect(e.dapiErrors["master-node"] == ["error": "Unable to connect to queue: /var/ossec/queue/alerts/ar", "logfile": "WAZUH_HOME/logs/cluster.log"])
         // An error that already names its node keeps it.
@@ -92,8 +92,8 @@ final class DapiTestNode: @unchecked Sendable {
     }
 
     @Test func kwargsOfTheWrongTypeAreNamed() throws {
-        let node = try DapiTestNode()
-        let request = try DapiRequest.parse(DapiTestNode.body(module: "wazuh.agent", qualname: "get_agents", kwargs: #"{"limit": "many", "agent_list": [{"x": 1}]}"#)).get()
+        let node = try DapiMasterTestNode()
+        let request = try DapiRequest.parse(DapiMasterTestNode.body(module: "wazuh.agent", qualname: "get_agents", kwargs: #"{"limit": "many", "agent_list": [{"x": 1}]}"#)).get()
         let call = DapiCall(request: request, env: node.dapi.environment())
         #expect(throws: WazuhException.self) { try call.int("limit") }
         do { _ = try call.stringList("agent_list"); Issue.record("a list of objects was accepted") } catch {
@@ -103,10 +103,10 @@ final class DapiTestNode: @unchecked Sendable {
 
     @Test func aNodeThatDoesNotExistIsAFailedItem1730AndNothingIsForwarded() async throws {
         // A master without workers: forward_request of a node-routed request.
-        let node = try DapiTestNode()
+        let node = try DapiMasterTestNode()
         let master = Master(ctx: node.ctx, store: node.store, dapi: node.dapi)
         node.dapi.attach(master: master)
-        let body = DapiTestNode.body(module: "wazuh.manager", qualname: "get_basic_info", kwargs: #"{"node_id": "worker9"}"#,
+        let body = DapiMasterTestNode.body(module: "wazuh.manager", qualname: "get_basic_info", kwargs: #"{"node_id": "worker9"}"#,
                                      extra: #", "request_type": "distributed_master""#)
         guard case .result(let bytes) = await node.dapi.solve(body, from: "master-node", client: "1", tag: "Local 1"),
               case .affected(let a) = DapiOutcome.decode(bytes) else { Issue.record("not an affected-items result"); return }
