@@ -124,6 +124,10 @@ public indirect enum WazuhQuery: Equatable, Sendable {
             let op: Operator
             switch peek {
             case UInt8(ascii: "=")?: op = .equal; position += 1
+            case let c? where (c == UInt8(ascii: "<") || c == UInt8(ascii: ">")) && position + 1 < bytes.count
+                && bytes[position + 1] == UInt8(ascii: "="):
+                let found = c == UInt8(ascii: "<") ? "<=" : ">="
+                throw .error(1409, "'\(found)' after field '\(field)' at position \(position + 1) of query '\(text)'; operators are =, !=, <, > and ~")
             case UInt8(ascii: "<")?: op = .less; position += 1
             case UInt8(ascii: ">")?: op = .greater; position += 1
             case UInt8(ascii: "~")?: op = .like; position += 1
