@@ -143,14 +143,20 @@ enum DapiAgentGroups {
         }
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o770])
-            let template = shared + "/agent-template.conf"
-            if FileManager.default.fileExists(atPath: template) {
+        } catch {
+            // Made by someone else meanwhile, or not makeable: either way it is not ours to remove.
+            if FileManager.default.fileExists(atPath: dir) { throw .error(1711, group) }
+            throw .internal(1000, "could not create group directory \(dir): \(error)")
+        }
+        let template = shared + "/agent-template.conf"
+        if FileManager.default.fileExists(atPath: template) {
+            do {
                 try FileManager.default.copyItem(atPath: template, toPath: dir + "/agent.conf")
                 try? FileManager.default.setAttributes([.posixPermissions: 0o660], ofItemAtPath: dir + "/agent.conf")
+            } catch {
+                try? FileManager.default.removeItem(atPath: dir)
+                throw .internal(1000, "could not copy \(template) into \(dir): \(error)")
             }
-        } catch {
-            try? FileManager.default.removeItem(atPath: dir)
-            throw .internal(1000, "could not create group directory \(dir): \(error)")
         }
         do {
             try env.store.createGroup(group)
