@@ -143,6 +143,8 @@ import Testing
         #expect(WazuhDate.iso(epoch: 253_402_300_799) == "9999-12-31T23:59:59+00:00")
         #expect(WazuhDate.iso(epoch: 1_796_163_276) == "2026-12-01T22:14:36+00:00")
         #expect(WazuhDate.iso(epoch: 0) == "1970-01-01T00:00:00+00:00")
+        #expect(WazuhDate.iso(epoch: -1) == "1969-12-31T23:59:59+00:00")
+        #expect(WazuhDate.iso(epoch: 86_400) == "1970-01-02T00:00:00+00:00")
         #expect(WazuhDate.iso(epoch: 951_825_600) == "2000-02-29T12:00:00+00:00")
         #expect(AgentQuery.parseDate("2026-12-01T22:14:36Z") == 1_796_163_276)
         #expect(AgentQuery.timeframeSeconds("2h") == 7200 && AgentQuery.timeframeSeconds("45") == 45)

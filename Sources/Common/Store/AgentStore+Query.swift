@@ -21,11 +21,14 @@ public struct AgentField: Sendable, Equatable {
     /// The SQL expression (a column, or `coalesce(ip, register_ip)`).
     let sql: String
     public let kind: Kind
+    /// The key inside the nested `os` object, for `os.*` fields.
+    let osKey: String?
 
     init(_ name: String, _ sql: String, _ kind: Kind = .text) {
         self.name = name
         self.sql = sql
         self.kind = kind
+        self.osKey = name.hasPrefix("os.") ? String(name.dropFirst(3)) : nil
     }
 
     /// Every field, in the order agent objects are written.
@@ -324,12 +327,32 @@ public enum WazuhDate {
     }
 
     public static func iso(epoch: Int) -> String {
-        let days = Int((Double(epoch) / 86400).rounded(.down))
+        let days = epoch >= 0 ? epoch / 86400 : -((-epoch + 86399) / 86400)
         let secs = epoch - days * 86400
         let (y, m, d) = civilFromDays(days)
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let year = y < 0 ? "-" + String(format: "%04d", -y) : String(format: "%04d", y)
-        return "\(year)-\(two(m))-\(two(d))T\(two(secs / 3600)):\(two(secs % 3600 / 60)):\(two(secs % 60))+00:00"
+        // Written byte by byte: listings format two dates per agent.
+        var out: [UInt8] = []
+        out.reserveCapacity(26)
+        func digits(_ n: Int, _ width: Int) {
+            var buf = [UInt8](repeating: 0x30, count: width)
+            var v = n
+            var i = width - 1
+            while i >= 0 {
+                buf[i] = UInt8(0x30 + v % 10)
+                v /= 10
+                i -= 1
+            }
+            out += buf
+        }
+        if y < 0 { out.append(UInt8(ascii: "-")) }
+        digits(abs(y), 4)
+        out.append(UInt8(ascii: "-")); digits(m, 2)
+        out.append(UInt8(ascii: "-")); digits(d, 2)
+        out.append(UInt8(ascii: "T")); digits(secs / 3600, 2)
+        out.append(UInt8(ascii: ":")); digits(secs % 3600 / 60, 2)
+        out.append(UInt8(ascii: ":")); digits(secs % 60, 2)
+        out += Array("+00:00".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -412,7 +435,7 @@ extension AgentStore {
                 value = WazuhDate.json(epoch: t)
             case .groups: value = .array((stmt.text(i) ?? "").split(separator: ",").map { .string(String($0)) })
             }
-            if field.name.hasPrefix("os.") { os[String(field.name.dropFirst(3))] = value } else { o[field.name] = value }
+            if let key = field.osKey { os[key] = value } else { o[field.name] = value }
         }
         if !os.isEmpty { o["os"] = .object(os) }
         return .object(o)
