@@ -451,6 +451,15 @@ final class AgentTestbed: @unchecked Sendable {
         #expect(code(await bed.run(AgentTestbed.request("wazuh.agent", "add_agent", ["name": "x"]))) == 1726)
     }
 
+    @Test func storeFailuresAreInternalErrors2008() async throws {
+        let bed = try AgentTestbed()
+        try bed.sql("DROP TABLE belongs")
+        guard case .exception(let e) = await bed.run(AgentTestbed.request("wazuh.agent", "get_agent_groups", [:])) else {
+            Issue.record("a broken database answered"); return
+        }
+        #expect(e.code == 2008 && e.kind == .internalError && e.message.contains("global.db"), "\(e)")
+    }
+
     /// `get_agents` with limit 500 of 50,000 agents: filtering, ordering and paging happen in SQL.
     @Test func fiftyThousandAgentsPageQuickly() async throws {
         let bed = try AgentTestbed(seed: false)

@@ -162,7 +162,7 @@ enum DapiAgentGroups {
             try env.store.createGroup(group)
         } catch {
             try? FileManager.default.removeItem(atPath: dir)
-            throw .internal(2007, error.description)
+            throw .internal(2008, error.description)
         }
         return .result(WazuhResultValue(JSONObject([("message", .string("Group '\(group)' created."))])))
     }
@@ -188,7 +188,7 @@ enum DapiAgentGroups {
             do {
                 try env.store.deleteGroup(group)
             } catch {
-                result.addFailed(id: group, error: .internal(2007, error.description))
+                result.addFailed(id: group, error: .internal(2008, error.description))
                 continue
             }
             result.affectedItems.append(.string(group))

@@ -7,9 +7,10 @@ enum DapiAgentSupport {
     /// The framework's default page size (`DATABASE_LIMIT`).
     static let defaultLimit = 500
 
-    /// A store failure as the error the API shows (the message names the database and what failed).
+    /// A store failure as the error the API shows: 2008, as 4.8.1 maps a database OperationalError (the
+    /// extra message names the database and what failed).
     static func store<T>(_ body: () throws(StoreError) -> T) throws(WazuhException) -> T {
-        do { return try body() } catch { throw .internal(2007, error.description) }
+        do { return try body() } catch { throw .internal(2008, error.description) }
     }
 
     /// An agent id as the API writes it ("001", "1", 1) as a number; nil for anything else.
