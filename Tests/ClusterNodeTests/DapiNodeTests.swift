@@ -115,3 +115,17 @@ final class DapiMasterTestNode: @unchecked Sendable {
         #expect(a.allMsg == "All selected nodes information was returned")
     }
 }
+
+/// clusterd(8) lists every function the registry serves.
+@Suite struct DapiManPageTests {
+    @Test func theManPageListsEveryServedFunction() throws {
+        let man = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("man/clusterd.8")
+        let text = try String(contentsOf: man, encoding: .utf8)
+        let section = try #require(text.components(separatedBy: ".SH DISTRIBUTED API").dropFirst().first?.components(separatedBy: "\n.SH ").first)
+        #expect(DapiRegistry.names.count >= 30)
+        for key in DapiRegistry.functions.keys {
+            #expect(section.contains(key.module) && section.contains(key.qualname), "clusterd(8) does not list \(key.module).\(key.qualname)")
+        }
+    }
+}

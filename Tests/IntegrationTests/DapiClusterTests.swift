@@ -6,12 +6,12 @@ import Testing
 /// worker1 and 003–004 to worker2, requests made on the nodes' local sockets as a Wazuh API would.
 @Suite(.serialized) struct DapiClusterTests {
     static func body(_ module: String, _ qualname: String, _ kwargs: JSONObject = JSONObject(), type: String = "local_master",
-                     broadcasting: Bool = false, nodes: [String] = [], timeout: Int = 10) -> [UInt8] {
+                     broadcasting: Bool = false, fromCluster: Bool = false, nodes: [String] = [], timeout: Int = 10) -> [UInt8] {
         let name = String(qualname.split(separator: ".").last ?? Substring(qualname))
         let f: JSONValue = ["__callable__": ["__name__": .string(name), "__module__": .string(module), "__qualname__": .string(qualname), "__type__": "function"]]
         let body = JSONObject([
             ("f", f), ("f_kwargs", .object(kwargs)), ("request_type", .string(type)), ("wait_for_complete", false),
-            ("from_cluster", false), ("is_async", false), ("local_client_arg", .null),
+            ("from_cluster", .bool(fromCluster)), ("is_async", false), ("local_client_arg", .null),
             ("basic_services", ["wazuh-modulesd", "wazuh-analysisd", "wazuh-execd", "wazuh-db", "wazuh-remoted"]),
             ("rbac_permissions", ["rbac_mode": "black"]), ("current_user", "wazuh"), ("broadcasting", .bool(broadcasting)),
             ("nodes", .array(nodes.map { .string($0) })), ("api_timeout", .int(Int64(timeout))),
@@ -85,7 +85,8 @@ import Testing
         #expect(Self.ids(both) == ["001", "004"], "\(both.json.pythonText.prefix(600))")
 
         // dapi_fwd from the master's socket to one worker, and a broadcast to every node.
-        let info = try Self.call(c.master.home, Self.body("wazuh.manager", "get_basic_info", type: "distributed_master"),
+        // As the master API sends it: already forwarded (from_cluster), so the worker runs it itself.
+        let info = try Self.call(c.master.home, Self.body("wazuh.manager", "get_basic_info", type: "distributed_master", fromCluster: true),
                                  command: "dapi_fwd", forwardTo: "worker2")
         #expect(Self.items(info).count == 1 && Self.items(info).first?["path"]?.stringValue == c.w2.home, "\(info.json.pythonText)")
         let broadcast = try Self.call(c.master.home, Self.body("wazuh.cluster", "get_ruleset_sync_status",
