@@ -22,7 +22,7 @@ public struct PeerLimits: Sendable, Equatable {
     /// frame when one of them completes, so a flood of requests waits in the peer's socket.
     public var maxConcurrentRequests: Int
 
-    public static let defaultMaxOutstandingStrings = 32
+    public static let defaultMaxOutstandingStrings = 128
     public static let defaultMaxOutstandingStringBytes = 512 << 20
     public static let defaultMaxOpenFiles = 8
     public static let defaultMaxConcurrentRequests = 64
