@@ -149,6 +149,7 @@ actor MasterSession {
         }
         registeredName = nil
         integrityTimers?.cancelAll()
+        master.dapi.pending.failAll(on: link)
         // A session replaced by a new connection of the same worker no longer owns the name's state.
         if await master.registry.unregister(registered, link: link) {
             integrityShell?.execute(await master.integrity.forget(registered))

@@ -277,6 +277,7 @@ actor WorkerSession {
     }
 
     func closed() async {
+        dapi.pending.failAll(on: link)
         integrityShell?.execute(integrity.onDisconnect())
         agentGroupsShell?.execute(agentGroups.onDisconnect())
         agentInfoShell?.execute(agentInfo.onDisconnect())

@@ -42,7 +42,7 @@ enum DapiFixtures {
 
 /// JSON equality with object keys compared as sets (4.8.1's key order varies per run).
 func jsonEqualUnordered(_ a: JSONValue, _ b: JSONValue) -> Bool {
-    switch (a, b) {
+    switch (a.materialized, b.materialized) {
     case (.object(let x), .object(let y)):
         guard x.count == y.count else { return false }
         for (k, v) in x {
@@ -60,7 +60,7 @@ func jsonEqualUnordered(_ a: JSONValue, _ b: JSONValue) -> Bool {
 
 /// The first difference between two JSON values (a path and both sides), for assertion messages.
 func jsonDifference(_ a: JSONValue, _ b: JSONValue, path: String = "$") -> String? {
-    switch (a, b) {
+    switch (a.materialized, b.materialized) {
     case (.object(let x), .object(let y)):
         for (k, v) in x {
             guard let w = y[k] else { return "\(path).\(k): only on the left (\(v.pythonText.prefix(120)))" }

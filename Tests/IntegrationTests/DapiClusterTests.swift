@@ -124,7 +124,9 @@ import Testing
     /// A forwarded request whose node stops answering ends with 3021 after `timeout_dapi_request`; the
     /// node answers again once it resumes.
     @Test func aNodeThatDoesNotAnswerTimesOut() throws {
-        let c = try Cluster("dapi-timeout", intervals: ["communication": ["timeout_dapi_request": 2]])
+        // The master must not drop the stopped worker for silence before the request times out.
+        let c = try Cluster("dapi-timeout", intervals: ["communication": ["timeout_dapi_request": 1],
+                                                        "master": ["max_allowed_time_without_keepalive": 60]])
         defer { c.stop() }
         kill(c.w2.pid, SIGSTOP)
         let outcome = try Self.call(c.w1.home, Self.body("wazuh.manager", "get_basic_info", JSONObject([("node_id", "worker2")]), type: "distributed_master"))

@@ -77,6 +77,7 @@ public struct DapiCall: Sendable {
         case .string: return "a string"
         case .array: return "a list"
         case .object: return "an object"
+        case .raw(let r): return typeName(r.value)
         }
     }
 

@@ -95,7 +95,8 @@ extension DapiNode {
         let id = UUID().uuidString.lowercased()
         let payload = Array((id + " ").utf8) + PythonJSONEncoder().encodeBytes(.object(request.encodedBody))
         let timeout = request.waitForComplete ? nil : ctx.options.timeoutDapiRequest
-        return await pending.await(id, on: link.eventLoop, timeout: timeout) {
+        let gone = WazuhException.error(3022, "\(node) disconnected before answering", ids: [node])
+        return await pending.await(id, on: link, timeout: timeout, onClose: gone) {
             if let e = await Self.sendExpectingOK(link, "dapi", payload) {
                 return e.code == 3022 ? .error(3022, nil, ids: [node]) : e
             }

@@ -194,7 +194,7 @@ final class DapiNode: Sendable {
         guard let link = worker?.masterLink else { return .exception(named(.cluster(3023))) }
         let id = UUID().uuidString.lowercased()
         let body = Array((id + " ").utf8) + PythonJSONEncoder().encodeBytes(.object(request.encodedBody))
-        return await pending.await(id, on: link.eventLoop, timeout: ctx.options.timeoutDapiRequest) {
+        return await pending.await(id, on: link, timeout: ctx.options.timeoutDapiRequest, onClose: .cluster(3023)) {
             await Self.sendExpectingOK(link, "dapi", body)
         }
     }

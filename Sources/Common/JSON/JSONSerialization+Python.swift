@@ -47,6 +47,8 @@ public struct PythonJSONEncoder: Sendable {
                 write(v, into: &out)
             }
             out.append(UInt8(ascii: "}"))
+        case .raw(let r):
+            if compact || !ensureASCII { write(r.value, into: &out) } else { out.append(contentsOf: r.bytes) }
         }
     }
 

@@ -9,16 +9,44 @@ public indirect enum JSONValue: Equatable, Sendable {
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
+    /// A value already written as `json.dumps` text (default separators, ASCII): large answers built
+    /// straight from database rows skip the tree. Reading into it parses it (`materialized`).
+    case raw(RawJSON)
 
     public subscript(key: String) -> JSONValue? {
-        if case .object(let o) = self { return o[key] }
-        return nil
+        switch self {
+        case .object(let o): return o[key]
+        case .raw(let r): return r.value[key]
+        default: return nil
+        }
+    }
+
+    /// The value with every `raw` part parsed.
+    public var materialized: JSONValue {
+        switch self {
+        case .raw(let r): return r.value.materialized
+        case .array(let a): return .array(a.map(\.materialized))
+        case .object(let o): return .object(JSONObject(o.map { ($0.key, $0.value.materialized) }))
+        default: return self
+        }
     }
 
     public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
     public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
-    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
-    public var objectValue: JSONObject? { if case .object(let o) = self { return o }; return nil }
+    public var arrayValue: [JSONValue]? {
+        switch self {
+        case .array(let a): return a
+        case .raw(let r): return r.value.arrayValue
+        default: return nil
+        }
+    }
+    public var objectValue: JSONObject? {
+        switch self {
+        case .object(let o): return o
+        case .raw(let r): return r.value.objectValue
+        default: return nil
+        }
+    }
     public var isNull: Bool { self == .null }
     public var intValue: Int64? {
         switch self {
@@ -34,6 +62,14 @@ public indirect enum JSONValue: Equatable, Sendable {
         default: return nil
         }
     }
+}
+
+/// JSON text written by `PythonJSONEncoder` rules (default separators, `ensure_ascii`), kept as bytes.
+public struct RawJSON: Equatable, Sendable {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    /// The parsed value (`null` for text that does not parse, which a writer of raw text must not produce).
+    public var value: JSONValue { (try? JSONParser.parse(bytes)) ?? .null }
 }
 
 /// An ordered JSON object. Small objects (the protocol's envelopes, one agent's row) are searched

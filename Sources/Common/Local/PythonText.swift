@@ -16,6 +16,7 @@ public enum PythonText {
         case .string(let s): return repr(s)
         case .array(let a): return "[" + a.map(repr).joined(separator: ", ") + "]"
         case .object(let o): return "{" + o.map { repr($0.key) + ": " + repr($0.value) }.joined(separator: ", ") + "}"
+        case .raw(let r): return repr(r.value)
         }
     }
 

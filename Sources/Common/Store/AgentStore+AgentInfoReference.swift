@@ -129,7 +129,7 @@ extension AgentStore {
         case .int(let i)?: return .int(i)
         case .double(let d)?: return .double(d)
         case .bool(let b)?: return .int(b ? 1 : 0)
-        case .array?, .object?:
+        case .array?, .object?, .raw?:
             throw StoreError(.invalidInput, path: path, "sync-agent-info-set: agent \(id) has a non-scalar \"\(key)\"")
         }
     }

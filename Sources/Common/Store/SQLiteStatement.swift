@@ -124,6 +124,19 @@ final class SQLiteStatement {
         return true
     }
 
+    /// Appends a text column as a `json.dumps` string (ASCII, `\uXXXX` escapes) straight from SQLite's
+    /// buffer, as `.string(text(i))` would encode; invalid UTF-8 is replaced as `text(i)` replaces it.
+    func appendJSONString(_ i: Int, into out: inout [UInt8]) {
+        guard let p = sqlite3_column_text(raw, Int32(i)) else { out.append(contentsOf: "\"\"".utf8); return }
+        let bytes = UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(raw, Int32(i))))
+        if bytes.contains(where: { $0 >= 0x80 }) {
+            var decoded = String(decoding: bytes, as: UTF8.self)
+            decoded.withUTF8 { PythonJSONEncoder.writeString(utf8: $0, ensureASCII: true, into: &out) }
+        } else {
+            PythonJSONEncoder.writeString(utf8: bytes, ensureASCII: true, into: &out)
+        }
+    }
+
     /// The column as the JSON value wazuh-db would print for it: by storage class, NULL as nil.
     func json(_ i: Int) -> JSONValue? {
         switch sqlite3_column_type(raw, Int32(i)) {
