@@ -174,6 +174,19 @@ public actor PeerLink {
 
     /// Sends a request and waits up to the request timeout for its response.
     public func request(_ command: String, _ payload: [UInt8] = [], timeout: Double? = nil) async throws -> Response {
+        let pending = try await start(command, payload, timeout: timeout)
+        return try await finish(pending)
+    }
+
+    /// A request written and waiting for its response.
+    struct InFlight {
+        let pending: PendingRequest
+        let counter: UInt32
+    }
+
+    /// Writes a request without waiting for its response (`finish` waits): requests whose order the peer
+    /// keeps (frames are handled in the order they arrive) can go out back to back.
+    private func start(_ command: String, _ payload: [UInt8], timeout: Double? = nil) async throws -> InFlight {
         if closed { throw LinkError.closed }
         // A bad name is the caller's error; caught here it cannot take the whole connection down.
         _ = try CommandField(name: command)
@@ -190,8 +203,12 @@ public actor PeerLink {
         } catch {
             pending.resolve(.failure(LinkError.closed))
         }
-        let result = await pending.result()
-        if case .failure(LinkError.timeout) = result { _ = table.timeOut(counter) }
+        return InFlight(pending: pending, counter: counter)
+    }
+
+    private func finish(_ request: InFlight) async throws -> Response {
+        let result = await request.pending.result()
+        if case .failure(LinkError.timeout) = result { _ = table.timeOut(request.counter) }
         return try result.get()
     }
 
@@ -282,6 +299,33 @@ public actor PeerLink {
         guard let entry = strings.removeValue(forKey: id) else { return nil }
         stringBytes -= entry.size
         return entry.buffer
+    }
+
+    /// Sends `data` as a long string and then the request that points at it (`dapi_res "<prefix><id>"`),
+    /// returning that request's response. Once `new_str` gave the id, the chunks and the pointer go out
+    /// back to back: the peer handles them in the order they arrive (4.8.1 does too: `str_upd` is applied
+    /// as it is read), so a string costs one round trip plus the bytes instead of one per frame. A refused
+    /// chunk is the error, even if the pointer was accepted.
+    public func sendString(_ data: [UInt8], then command: String, pointer: (String) -> [UInt8]) async throws -> Response {
+        let created = try await request("new_str", text: String(data.count))
+        guard case .ok(let idBytes) = created else { throw WazuhException.cluster(3016, created.text) }
+        let id = String(decoding: idBytes, as: UTF8.self)
+        let slice = WireLimits.requestChunk - idBytes.count - 1
+        var chunks: [InFlight] = []
+        var offset = 0
+        repeat {
+            let end = min(data.count, offset + slice)
+            chunks.append(try await start("str_upd", idBytes + [0x20] + data[offset..<end]))
+            offset = end
+        } while offset < data.count
+        let last = try await start(command, pointer(id))
+        for c in chunks {
+            if case .err(let e) = try await finish(c) {
+                _ = try? await finish(last)
+                throw e
+            }
+        }
+        return try await finish(last)
     }
 
     /// Sends `data` as a long string (`new_str` + `str_upd`…) and returns its ID on the peer.

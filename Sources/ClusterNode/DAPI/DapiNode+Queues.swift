@@ -14,8 +14,7 @@ extension DapiNode {
         switch answer {
         case .result(let bytes):
             do {
-                let id = try await link.sendString(bytes)
-                _ = try await link.request("dapi_res", text: p + id)
+                _ = try await link.sendString(bytes, then: "dapi_res") { Array((p + $0).utf8) }
             } catch {
                 _ = try? await link.request("dapi_err", text: p + WazuhException.wrapping(error).description)
             }

@@ -23,12 +23,18 @@ public struct AgentField: Sendable, Equatable {
     public let kind: Kind
     /// The key inside the nested `os` object, for `os.*` fields.
     let osKey: String?
+    /// `"name": ` and `"<osKey>": ` as JSON text, written before each value.
+    let keyJSON: [UInt8]
+    let osKeyJSON: [UInt8]
 
     init(_ name: String, _ sql: String, _ kind: Kind = .text) {
         self.name = name
         self.sql = sql
         self.kind = kind
-        self.osKey = name.hasPrefix("os.") ? String(name.dropFirst(3)) : nil
+        let osKey = name.hasPrefix("os.") ? String(name.dropFirst(3)) : nil
+        self.osKey = osKey
+        keyJSON = Array("\"\(name)\": ".utf8)
+        osKeyJSON = Array("\"\(osKey ?? "")\": ".utf8)
     }
 
     /// Every field, in the order agent objects are written.
@@ -326,6 +332,27 @@ public enum WazuhDate {
         ["__wazuh_datetime__": .string(iso(epoch: epoch))]
     }
 
+    /// `iso(epoch:)` appended to `out`, without temporaries (two dates per listed agent).
+    static func write(epoch: Int, into out: inout [UInt8]) {
+        let days = epoch >= 0 ? epoch / 86400 : -((-epoch + 86399) / 86400)
+        let secs = epoch - days * 86400
+        let (y, m, d) = civilFromDays(days)
+        func two(_ n: Int) {
+            out.append(UInt8(0x30 + n / 10 % 10))
+            out.append(UInt8(0x30 + n % 10))
+        }
+        if y < 0 { out.append(UInt8(ascii: "-")) }
+        let year = abs(y)
+        two(year / 100)
+        two(year % 100)
+        out.append(UInt8(ascii: "-")); two(m)
+        out.append(UInt8(ascii: "-")); two(d)
+        out.append(UInt8(ascii: "T")); two(secs / 3600)
+        out.append(UInt8(ascii: ":")); two(secs % 3600 / 60)
+        out.append(UInt8(ascii: ":")); two(secs % 60)
+        out.append(contentsOf: [0x2B, 0x30, 0x30, 0x3A, 0x30, 0x30])  // +00:00
+    }
+
     public static func iso(epoch: Int) -> String {
         let days = epoch >= 0 ? epoch / 86400 : -((-epoch + 86399) / 86400)
         let secs = epoch - days * 86400
@@ -426,29 +453,33 @@ extension AgentStore {
         out.reserveCapacity(640)
         var os: [UInt8] = []
         out.append(UInt8(ascii: "{"))
-        func key(_ name: String, into buffer: inout [UInt8]) {
-            buffer.append(contentsOf: buffer.count > 1 ? [0x2C, 0x20, 0x22] : [0x22])
-            buffer.append(contentsOf: name.utf8)
-            buffer.append(contentsOf: [0x22, 0x3A, 0x20])
+        func key(_ name: [UInt8], into buffer: inout [UInt8]) {
+            if buffer.count > 1 { buffer.append(contentsOf: [0x2C, 0x20]) }
+            buffer.append(contentsOf: name)
         }
         func date(_ epoch: Int, into buffer: inout [UInt8]) {
-            buffer.append(contentsOf: #"{"__wazuh_datetime__": ""#.utf8)
-            buffer.append(contentsOf: WazuhDate.iso(epoch: epoch).utf8)
-            buffer.append(contentsOf: #""}"#.utf8)
+            buffer.append(contentsOf: Self.dateOpen)
+            WazuhDate.write(epoch: epoch, into: &buffer)
+            buffer.append(contentsOf: [0x22, 0x7D])
         }
         for (i, field) in fields.enumerated() where !stmt.isNull(i) {
             if field.kind == .dateNonZero, (stmt.int(i) ?? 0) == 0 { continue }
-            if let osKey = field.osKey {
+            if field.osKey != nil {
                 if os.isEmpty { os.append(UInt8(ascii: "{")) }
-                key(osKey, into: &os)
+                key(field.osKeyJSON, into: &os)
                 stmt.appendJSONString(i, into: &os)
                 continue
             }
-            key(field.name, into: &out)
+            key(field.keyJSON, into: &out)
             switch field.kind {
             case .id:
                 out.append(0x22)
-                out.append(contentsOf: ClientKeys.paddedID(stmt.int(i) ?? 0).utf8)
+                let id = stmt.int(i) ?? 0
+                if id >= 0 && id < 1000 {
+                    out.append(contentsOf: [UInt8(0x30 + id / 100), UInt8(0x30 + id / 10 % 10), UInt8(0x30 + id % 10)])
+                } else {
+                    out.append(contentsOf: ClientKeys.paddedID(id).utf8)
+                }
                 out.append(0x22)
             case .text: stmt.appendJSONString(i, into: &out)
             case .integer: PythonJSONEncoder.writeInt(Int64(stmt.int(i) ?? 0), into: &out)
@@ -467,12 +498,15 @@ extension AgentStore {
         }
         if !os.isEmpty {
             os.append(UInt8(ascii: "}"))
-            key("os", into: &out)
+            key(Self.osKeyJSON, into: &out)
             out.append(contentsOf: os)
         }
         out.append(UInt8(ascii: "}"))
         return out
     }
+
+    static let dateOpen = Array(#"{"__wazuh_datetime__": ""#.utf8)
+    static let osKeyJSON = Array(#""os": "#.utf8)
 
     static func render(_ stmt: SQLiteStatement, fields: [AgentField]) -> JSONValue {
         var o = JSONObject()
