@@ -216,9 +216,8 @@ struct LocalSession {
     private mutating func nextMessage(until deadline: Duration, command: String) throws -> WireMessage? {
         while true {
             if let message = try takeBufferedMessage() { return message }
-            guard let bytes = try socket.receive(until: deadline, clock: client.clock) else { return nil }
-            if bytes.isEmpty { throw LocalClientError.connectionClosed(command: command) }
-            inbox.append(contentsOf: bytes)
+            guard let n = try socket.receive(appendingTo: &inbox, until: deadline, clock: client.clock) else { return nil }
+            if n == 0 { throw LocalClientError.connectionClosed(command: command) }
         }
     }
 
@@ -242,7 +241,8 @@ struct LocalSession {
 
     /// Answers a server→client request (§1.5) and records a result when it carries one.
     private mutating func handleServerRequest(_ message: WireMessage) throws {
-        let text = String(decoding: message.payload, as: UTF8.self)
+        // Decoded only by the commands that read it as text: a `str_upd` chunk can be megabytes.
+        var text: String { String(decoding: message.payload, as: UTF8.self) }
         func reply(_ command: String, _ text: String) throws {
             try send(counter: message.counter, command: command, payload: Array(text.utf8))
         }

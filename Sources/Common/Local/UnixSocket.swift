@@ -116,6 +116,32 @@ public final class UnixSocket {
         }
     }
 
+    /// `receive(until:clock:)` appending straight to `buffer` (no intermediate arrays): the number of bytes
+    /// added, 0 at end of stream, nil at the deadline.
+    public func receive(appendingTo buffer: inout [UInt8], until deadline: Duration, clock: any LocalClock,
+                        maxBytes: Int = 262_144) throws(LocalClientError) -> Int? {
+        while true {
+            switch clock.waitForInput(on: fd, until: deadline) {
+            case .deadline: return nil
+            case .failed(let code):
+                throw .io(operation: "poll", path: path, errno: code, reason: String(cString: strerror(code)))
+            case .input: break
+            }
+            let start = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: maxBytes))
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + start, maxBytes, 0) }
+            let code = errno
+            buffer.removeSubrange((start + max(0, n))...)
+            if n < 0 {
+                if code == EINTR || code == EAGAIN { continue }
+                if code == ECONNRESET { return 0 }
+                errno = code
+                throw Self.ioError("recv", path)
+            }
+            return n
+        }
+    }
+
     private static func ioError(_ operation: String, _ path: String) -> LocalClientError {
         let code = errno
         return .io(operation: operation, path: path, errno: code, reason: String(cString: strerror(code)))

@@ -421,13 +421,18 @@ extension AgentStore {
         let countSQL = query.distinct
             ? "SELECT count(*) FROM (SELECT DISTINCT \(columns) FROM agent\(query.whereSQL))"
             : "SELECT count(*) FROM agent\(query.whereSQL)"
-        return try locked { (s: inout State) throws(StoreError) -> AgentListing in
-            let total: Int = try Self.withStatement(s.db, countSQL, query.values) { (stmt: SQLiteStatement) throws(StoreError) -> Int in
+        // On a reader of its own, in one read transaction: the count and the page see the same rows, and
+        // pages render in parallel beside the writer.
+        return try reading { (db: SQLiteConnection) throws(StoreError) -> AgentListing in
+            try db.exec("BEGIN")
+            defer { try? db.exec("COMMIT") }
+            let total: Int = try Self.withStatement(db, countSQL, query.values) { (stmt: SQLiteStatement) throws(StoreError) -> Int in
                 try stmt.step() ? (stmt.int(0) ?? 0) : 0
             }
-            let items = try Self.withStatement(s.db, sql, pageValues) { (stmt: SQLiteStatement) throws(StoreError) -> [JSONValue] in
+            let items = try Self.withStatement(db, sql, pageValues) { (stmt: SQLiteStatement) throws(StoreError) -> [JSONValue] in
                 var out: [JSONValue] = []
-                while try stmt.step() { out.append(.raw(RawJSON(Self.renderJSON(stmt, fields: query.fields)))) }
+                let plan = RowPlan(query.fields)
+                while try stmt.step() { out.append(.raw(RawJSON(Self.renderJSON(stmt, plan: plan)))) }
                 return out
             }
             return AgentListing(items: items, total: total)
@@ -446,59 +451,90 @@ extension AgentStore {
         return try body(stmt)
     }
 
+    /// What `renderJSON` needs of the fields, laid out so that writing a row copies no field struct
+    /// (each copy retains five buffers): kinds, and every `"key": ` text in one byte array.
+    struct RowPlan {
+        let kinds: [AgentField.Kind]
+        let isOS: [Bool]
+        let keys: [UInt8]
+        let keyRanges: [Range<Int>]
+
+        init(_ fields: [AgentField]) {
+            kinds = fields.map(\.kind)
+            isOS = fields.map { $0.osKey != nil }
+            var keys: [UInt8] = []
+            var ranges: [Range<Int>] = []
+            for f in fields {
+                let text = f.osKey != nil ? f.osKeyJSON : f.keyJSON
+                ranges.append(keys.count..<(keys.count + text.count))
+                keys += text
+            }
+            self.keys = keys
+            keyRanges = ranges
+        }
+    }
+
+    static func renderJSON(_ stmt: SQLiteStatement, fields: [AgentField]) -> [UInt8] {
+        renderJSON(stmt, plan: RowPlan(fields))
+    }
+
     /// `render` written straight to `json.dumps` text: the same keys in the same order (the `os` object
     /// last), without building the tree. A 500-agent page is most of a `get_agents` answer.
-    static func renderJSON(_ stmt: SQLiteStatement, fields: [AgentField]) -> [UInt8] {
+    static func renderJSON(_ stmt: SQLiteStatement, plan: RowPlan) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(640)
+        out.reserveCapacity(768)
         var os: [UInt8] = []
         out.append(UInt8(ascii: "{"))
-        func key(_ name: [UInt8], into buffer: inout [UInt8]) {
-            if buffer.count > 1 { buffer.append(contentsOf: [0x2C, 0x20]) }
-            buffer.append(contentsOf: name)
-        }
         func date(_ epoch: Int, into buffer: inout [UInt8]) {
             buffer.append(contentsOf: Self.dateOpen)
             WazuhDate.write(epoch: epoch, into: &buffer)
             buffer.append(contentsOf: [0x22, 0x7D])
         }
-        for (i, field) in fields.enumerated() where !stmt.isNull(i) {
-            if field.kind == .dateNonZero, (stmt.int(i) ?? 0) == 0 { continue }
-            if field.osKey != nil {
-                if os.isEmpty { os.append(UInt8(ascii: "{")) }
-                key(field.osKeyJSON, into: &os)
-                stmt.appendJSONString(i, into: &os)
-                continue
+        plan.keys.withUnsafeBufferPointer { keys in
+            func key(_ i: Int, into buffer: inout [UInt8]) {
+                if buffer.count > 1 { buffer.append(contentsOf: [0x2C, 0x20]) }
+                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: keys[plan.keyRanges[i]]))
             }
-            key(field.keyJSON, into: &out)
-            switch field.kind {
-            case .id:
-                out.append(0x22)
-                let id = stmt.int(i) ?? 0
-                if id >= 0 && id < 1000 {
-                    out.append(contentsOf: [UInt8(0x30 + id / 100), UInt8(0x30 + id / 10 % 10), UInt8(0x30 + id % 10)])
-                } else {
-                    out.append(contentsOf: ClientKeys.paddedID(id).utf8)
+            for i in 0..<plan.kinds.count where !stmt.isNull(i) {
+                let kind = plan.kinds[i]
+                if kind == .dateNonZero, (stmt.int(i) ?? 0) == 0 { continue }
+                if plan.isOS[i] {
+                    if os.isEmpty { os.append(UInt8(ascii: "{")) }
+                    key(i, into: &os)
+                    stmt.appendJSONString(i, into: &os)
+                    continue
                 }
-                out.append(0x22)
-            case .text: stmt.appendJSONString(i, into: &out)
-            case .integer: PythonJSONEncoder.writeInt(Int64(stmt.int(i) ?? 0), into: &out)
-            case .date, .dateNonZero: date(stmt.int(i) ?? 0, into: &out)
-            case .groups:
-                out.append(UInt8(ascii: "["))
-                var first = true
-                for g in (stmt.text(i) ?? "").split(separator: ",") {
-                    if !first { out.append(contentsOf: [0x2C, 0x20]) }
-                    first = false
-                    var name = String(g)
-                    name.withUTF8 { PythonJSONEncoder.writeString(utf8: $0, ensureASCII: true, into: &out) }
+                key(i, into: &out)
+                switch kind {
+                case .id:
+                    out.append(0x22)
+                    let id = stmt.int(i) ?? 0
+                    if id >= 0 && id < 1000 {
+                        out.append(contentsOf: [UInt8(0x30 + id / 100), UInt8(0x30 + id / 10 % 10), UInt8(0x30 + id % 10)])
+                    } else {
+                        out.append(contentsOf: ClientKeys.paddedID(id).utf8)
+                    }
+                    out.append(0x22)
+                case .text: stmt.appendJSONString(i, into: &out)
+                case .integer: PythonJSONEncoder.writeInt(Int64(stmt.int(i) ?? 0), into: &out)
+                case .date, .dateNonZero: date(stmt.int(i) ?? 0, into: &out)
+                case .groups:
+                    out.append(UInt8(ascii: "["))
+                    var first = true
+                    for g in (stmt.text(i) ?? "").split(separator: ",") {
+                        if !first { out.append(contentsOf: [0x2C, 0x20]) }
+                        first = false
+                        var name = String(g)
+                        name.withUTF8 { PythonJSONEncoder.writeString(utf8: $0, ensureASCII: true, into: &out) }
+                    }
+                    out.append(UInt8(ascii: "]"))
                 }
-                out.append(UInt8(ascii: "]"))
             }
         }
         if !os.isEmpty {
             os.append(UInt8(ascii: "}"))
-            key(Self.osKeyJSON, into: &out)
+            if out.count > 1 { out.append(contentsOf: [0x2C, 0x20]) }
+            out.append(contentsOf: Self.osKeyJSON)
             out.append(contentsOf: os)
         }
         out.append(UInt8(ascii: "}"))

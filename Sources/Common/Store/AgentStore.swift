@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import Synchronization
 
@@ -23,6 +24,16 @@ public final class AgentStore: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Read-only connections for listings (the DAPI's agent pages), so that several run at once beside
+    /// the writer: WAL gives each its own consistent snapshot. Opened on demand, kept for reuse.
+    private let readers = Mutex<[Reader]>([])
+    static let maxIdleReaders = 4
+
+    /// An idle reader. A connection is used by one caller at a time: it leaves the pool while in use.
+    private final class Reader: @unchecked Sendable {
+        let db: SQLiteConnection
+        init(_ db: SQLiteConnection) { self.db = db }
+    }
 
     /// Opens `path`, creating it (and its directory) when missing; an existing file is integrity-checked
     /// and migrated. A file that is not an intact agent database is refused and left untouched.
@@ -45,6 +56,22 @@ public final class AgentStore: Sendable {
     /// Runs `body` with the connection, alone.
     func locked<T: Sendable>(_ body: (inout State) throws(StoreError) -> T) throws(StoreError) -> T {
         try state.withLock { (s: inout sending State) throws(StoreError) -> T in try body(&s) }
+    }
+
+    /// Runs `body` on a read-only connection of its own (see `readers`). Only for queries that read.
+    func reading<T>(_ body: (SQLiteConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+        let reader: Reader
+        if let idle = readers.withLock({ $0.popLast() }) {
+            reader = idle
+        } else {
+            let db = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READONLY)
+            sqlite3_busy_timeout(db.handle, StoreOpener.busyTimeoutMilliseconds)
+            reader = Reader(db)
+        }
+        defer {
+            readers.withLock { if $0.count < Self.maxIdleReaders { $0.append(reader) } }
+        }
+        return try body(reader.db)
     }
 
     /// The far-future keep-alive wazuh-db gives the manager row so it never looks disconnected.
