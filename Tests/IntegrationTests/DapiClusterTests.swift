@@ -94,6 +94,13 @@ import Testing
                                                                 type: "distributed_master", broadcasting: true))
         #expect(Set(Self.items(broadcast).compactMap { $0["name"]?.stringValue }) == ["master-node", "worker1", "worker2"],
                 "\(broadcast.json.pythonText)")
+        // dapi_fwd of a broadcast body (what the master API sends each node of a broadcast): the worker
+        // answers for itself only, since the master already fanned it out.
+        let fwdBroadcast = try Self.call(c.master.home, Self.body("wazuh.cluster", "get_ruleset_sync_status",
+                                                                   JSONObject([("master_md5", .object(JSONObject()))]),
+                                                                   type: "distributed_master", broadcasting: true, fromCluster: true),
+                                         command: "dapi_fwd", forwardTo: "worker1")
+        #expect(Self.items(fwdBroadcast).compactMap { $0["name"]?.stringValue } == ["worker1"], "\(fwdBroadcast.json.pythonText)")
         // A node routed request from a worker: answered by the node it names.
         let status = try Self.call(c.w1.home, Self.body("wazuh.manager", "get_basic_info", JSONObject([("node_id", "worker2")]), type: "distributed_master"))
         #expect(Self.items(status).first?["path"]?.stringValue == c.w2.home, "\(status.json.pythonText)")
@@ -119,6 +126,21 @@ import Testing
         // cluster_control -a goes the same way and prints as before.
         let control = try runTool("cluster_control", ["--home", c.w1.home, "-a", "-fn", "worker2"])
         #expect(control.status == 0 && control.out.components(separatedBy: "worker2").count == 3, "\(control.out)\(control.err)")
+
+        // A worker that was connected and is gone: no longer a node of the cluster (1730), and dapi_fwd to
+        // it is 3022.
+        c.w2.stop()
+        #expect(waitUntil(10) {
+            guard let nodes = try? LocalClient(home: c.master.home, timeout: 5).execute(command: "get_nodes", text: "{}") else { return false }
+            return !nodes.contains("worker2")
+        })
+        let gone = try Self.call(c.w1.home, Self.body("wazuh.manager", "get_basic_info", JSONObject([("node_id", "worker2")]), type: "distributed_master"))
+        guard case .affected(let g) = gone else { Issue.record("\(gone.json.pythonText)"); return }
+        #expect(g.failedItems.map(\.ids) == [["worker2"]] && g.failedItems.first?.error.code == 1730)
+        #expect(throws: WazuhException.cluster(3022)) {
+            _ = try Self.call(c.master.home, Self.body("wazuh.manager", "get_basic_info", type: "distributed_master", fromCluster: true),
+                              command: "dapi_fwd", forwardTo: "worker2")
+        }
     }
 
     /// A forwarded request whose node stops answering ends with 3021 after `timeout_dapi_request`; the
