@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "cluster_control", targets: ["cluster_control"]),
         .executable(name: "integrity-scan", targets: ["integrity-scan"]),
         .executable(name: "frame-dump", targets: ["frame-dump"]),
+        .executable(name: "cluster-api", targets: ["cluster-api"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -18,6 +19,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // cluster-api (the REST front): HTTP, TLS, certificates, JWT, bcrypt, YAML, Prometheus.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CBlake2", path: "Sources/CBlake2", providers: [.apt(["libb2-dev"])]),
@@ -60,6 +69,27 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The REST front's logic as a library (tested in process); the executable is its command line.
+        .target(
+            name: "ClusterAPI",
+            dependencies: [
+                "Common",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "cluster-api",
+            dependencies: ["ClusterAPI", "Common", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "cluster_control",
@@ -124,6 +154,10 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Common"]
+        ),
+        .testTarget(
+            name: "ClusterAPITests",
+            dependencies: ["ClusterAPI", "Common", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
     ],
     swiftLanguageModes: [.v6]

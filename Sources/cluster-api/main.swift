@@ -1,0 +1,2 @@
+import ClusterAPI
+print(ClusterAPIInfo.apiVersion)
