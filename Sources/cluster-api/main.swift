@@ -1,2 +1,0 @@
-import ClusterAPI
-print(ClusterAPIInfo.apiVersion)
