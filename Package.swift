@@ -161,7 +161,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterAPITests",
-            dependencies: ["ClusterAPI", "Common", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["ClusterAPI", "Common", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -45,6 +45,7 @@ public final class APIServer: Sendable {
     /// The router with every route; also what the OpenAPI test compares with.
     public func router() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
+        router.add(middleware: NotServedMiddleware(server: self))
         router.get("/") { _, _ in self.json(Self.rootAnswer(), status: .ok) }
         router.get("/openapi.json") { _, _ in self.json(OpenAPIDocument.json(), status: .ok) }
         router.post("/security/user/authenticate") { request, context in await self.authenticate(request, context) }
@@ -56,13 +57,6 @@ public final class APIServer: Sendable {
             let path = RouterPath(endpoint.path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: ""))
             router.on(path, method: HTTPRequest.Method(rawValue: endpoint.method.rawValue)!) { request, context in
                 await self.serve(endpoint, request, context)
-            }
-        }
-        for method in Endpoint.Method.allCases {
-            router.on("**", method: HTTPRequest.Method(rawValue: method.rawValue)!) { request, context in
-                let problem = APIProblem(status: 501, title: "Not Implemented",
-                                         detail: "cluster-api does not serve \(method.rawValue) \(request.uri.path)")
-                return self.finish(problem, request, context, started: Date())
             }
         }
         return router
@@ -95,7 +89,7 @@ public final class APIServer: Sendable {
 
     // MARK: handling
 
-    func serve(_ endpoint: Endpoint, _ request: Request, _ context: APIRequestContext) async -> Response {
+    func serve(_ endpoint: APIEndpoint, _ request: Request, _ context: APIRequestContext) async -> Response {
         let started = Date()
         var context = context
         switch auth.verify(authorization: request.headers[.authorization]) {
@@ -104,7 +98,7 @@ public final class APIServer: Sendable {
         }
         var query: [String: String] = [:]
         for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
-        let unknown = query.keys.filter { !endpoint.parameters.contains($0) && !Endpoint.common.contains($0) }.sorted()
+        let unknown = query.keys.filter { !endpoint.parameters.contains($0) && !APIEndpoint.common.contains($0) }.sorted()
         if !unknown.isEmpty {
             return finish(APIProblem.badRequest("Extra query parameter(s) \(unknown.joined(separator: ", ")) not in spec"), request, context, started: started)
         }
@@ -173,14 +167,19 @@ public final class APIServer: Sendable {
             return finish(APIProblem(e), request, context, started: started, body: body)
         case .affected(let a):
             accessLog(request, context, started: started, status: 200, body: body)
-            return json(a.rendered, status: .ok, pretty: pretty)
+            return body200(a.rendered, pretty: pretty)
         case .result(let r):
             accessLog(request, context, started: started, status: 200, body: body)
             if raw, let text = r.result["message"]?.stringValue {
                 return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: text)))
             }
-            return json(r.rendered, status: .ok, pretty: pretty)
+            return body200(r.rendered, pretty: pretty)
         }
+    }
+
+    func body200(_ value: JSONValue, pretty: Bool) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: HTTPBody.bytes(value, pretty: pretty))))
     }
 
     func finish(_ error: any Error, _ request: Request, _ context: APIRequestContext, started: Date, body: [UInt8] = []) -> Response {
@@ -255,6 +254,21 @@ public final class APIServer: Sendable {
         }
         let text = await metrics.exposition(client: client)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// What the router has no route for is answered 501 with a problem naming it (not 404): an endpoint of
+/// the Wazuh API this front does not serve.
+struct NotServedMiddleware: RouterMiddleware {
+    let server: APIServer
+    func handle(_ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError where e.status == .notFound {
+            let problem = APIProblem(status: 501, title: "Not Implemented",
+                                     detail: "cluster-api does not serve \(request.method.rawValue) \(request.uri.path)")
+            return server.finish(problem, request, context, started: Date())
+        }
     }
 }
 

@@ -64,7 +64,7 @@ public struct EndpointInput: Sendable {
 
 /// One served endpoint (LOCAL-DAPI-CONTROL.md §4): the framework function it runs, its request type,
 /// the query parameters it takes, and how they become `f_kwargs`.
-public struct Endpoint: Sendable {
+public struct APIEndpoint: Sendable {
     public enum Method: String, Sendable, CaseIterable { case GET, POST, PUT, DELETE }
     public let method: Method
     /// OpenAPI-style path (`/agents/{agent_id}/key`).
@@ -151,13 +151,13 @@ public enum Endpoints {
         return k
     }
 
-    public static let all: [Endpoint] = cluster + agents + groups + ruleset + manager
+    public static let all: [APIEndpoint] = cluster + agents + groups + ruleset + manager
 
-    static let cluster: [Endpoint] = [
-        Endpoint(.GET, "/cluster/local/info", "wazuh.cluster", "get_node_wrapper", "local_any", summary: "Get local node info", needsNodes: true),
-        Endpoint(.GET, "/cluster/local/config", "wazuh.cluster", "read_config_wrapper", "local_any", summary: "Get local node config", needsNodes: true),
-        Endpoint(.GET, "/cluster/status", "wazuh.cluster", "get_status_json", "local_master", summary: "Get cluster status"),
-        Endpoint(.GET, "/cluster/nodes", "wazuh.cluster", "get_nodes_info", "local_master", summary: "Get nodes info",
+    static let cluster: [APIEndpoint] = [
+        APIEndpoint(.GET, "/cluster/local/info", "wazuh.cluster", "get_node_wrapper", "local_any", summary: "Get local node info", needsNodes: true),
+        APIEndpoint(.GET, "/cluster/local/config", "wazuh.cluster", "read_config_wrapper", "local_any", summary: "Get local node config", needsNodes: true),
+        APIEndpoint(.GET, "/cluster/status", "wazuh.cluster", "get_status_json", "local_master", summary: "Get cluster status"),
+        APIEndpoint(.GET, "/cluster/nodes", "wazuh.cluster", "get_nodes_info", "local_master", summary: "Get nodes info",
                  parameters: ["nodes_list", "type"] + listing, needsNodes: true) { i throws(APIProblem) in
             var k = JSONObject()
             if let n = i.list("nodes_list") { k["filter_node"] = strings(n) }
@@ -166,23 +166,23 @@ public enum Endpoints {
             k["distinct"] = .bool(try i.bool("distinct", default: false) ?? false)
             return k
         },
-        Endpoint(.GET, "/cluster/healthcheck", "wazuh.cluster", "get_health_nodes", "local_master", summary: "Get nodes healthcheck",
+        APIEndpoint(.GET, "/cluster/healthcheck", "wazuh.cluster", "get_health_nodes", "local_master", summary: "Get nodes healthcheck",
                  parameters: ["nodes_list"], needsNodes: true) { i throws(APIProblem) in
             var k = JSONObject()
             if let n = i.list("nodes_list") { k["filter_node"] = strings(n) }
             return k
         },
-        Endpoint(.GET, "/cluster/{node_id}/info", "wazuh.manager", "get_basic_info", "distributed_master", summary: "Get node information",
+        APIEndpoint(.GET, "/cluster/{node_id}/info", "wazuh.manager", "get_basic_info", "distributed_master", summary: "Get node information",
                  needsNodes: true) { i throws(APIProblem) in JSONObject([("node_id", .string(i.path["node_id"] ?? ""))]) },
-        Endpoint(.GET, "/cluster/{node_id}/status", "wazuh.manager", "get_status", "distributed_master", summary: "Get node's daemons status",
+        APIEndpoint(.GET, "/cluster/{node_id}/status", "wazuh.manager", "get_status", "distributed_master", summary: "Get node's daemons status",
                  needsNodes: true) { i throws(APIProblem) in JSONObject([("node_id", .string(i.path["node_id"] ?? ""))]) },
-        Endpoint(.GET, "/cluster/{node_id}/logs", "wazuh.manager", "ossec_log", "distributed_master", summary: "Get node logs",
+        APIEndpoint(.GET, "/cluster/{node_id}/logs", "wazuh.manager", "ossec_log", "distributed_master", summary: "Get node logs",
                  parameters: ["offset", "limit", "sort", "search", "tag", "level", "q", "select", "distinct"], needsNodes: true) { i throws(APIProblem) in
             var k = JSONObject([("node_id", .string(i.path["node_id"] ?? ""))])
             try logs(i, into: &k)
             return k
         },
-        Endpoint(.GET, "/cluster/{node_id}/logs/summary", "wazuh.manager", "ossec_log_summary", "distributed_master",
+        APIEndpoint(.GET, "/cluster/{node_id}/logs/summary", "wazuh.manager", "ossec_log_summary", "distributed_master",
                  summary: "Get node logs summary", needsNodes: true) { i throws(APIProblem) in
             JSONObject([("node_id", .string(i.path["node_id"] ?? ""))])
         },
@@ -195,8 +195,8 @@ public enum Endpoints {
         k["distinct"] = .bool(try i.bool("distinct", default: false) ?? false)
     }
 
-    static let agents: [Endpoint] = [
-        Endpoint(.GET, "/agents", "wazuh.agent", "get_agents", "local_master", summary: "List agents",
+    static let agents: [APIEndpoint] = [
+        APIEndpoint(.GET, "/agents", "wazuh.agent", "get_agents", "local_master", summary: "List agents",
                  parameters: ["agents_list"] + listing + agentFilters) { i throws(APIProblem) in
             var k = JSONObject()
             if let l = i.list("agents_list") { k["agent_list"] = strings(l) }
@@ -205,14 +205,14 @@ public enum Endpoints {
             k["distinct"] = .bool(try i.bool("distinct", default: false) ?? false)
             return k
         },
-        Endpoint(.POST, "/agents", "wazuh.agent", "add_agent", "local_master", summary: "Add agent") { i throws(APIProblem) in
+        APIEndpoint(.POST, "/agents", "wazuh.agent", "add_agent", "local_master", summary: "Add agent") { i throws(APIProblem) in
             let body = try i.jsonBody()
             guard let name = body["name"]?.stringValue else { throw .badRequest("'name' is a required property") }
             var k = JSONObject([("name", .string(name))])
             if let ip = body["ip"]?.stringValue { k["ip"] = .string(ip) }
             return k
         },
-        Endpoint(.DELETE, "/agents", "wazuh.agent", "delete_agents", "local_master", summary: "Delete agents",
+        APIEndpoint(.DELETE, "/agents", "wazuh.agent", "delete_agents", "local_master", summary: "Delete agents",
                  parameters: ["agents_list", "purge", "status", "older_than", "q"] + agentFilters.filter { $0 != "status" && $0 != "older_than" }) { i throws(APIProblem) in
             guard let l = i.list("agents_list") else { throw .badRequest("Missing query parameter 'agents_list'") }
             var k = JSONObject([("agent_list", strings(l)), ("purge", .bool(try i.bool("purge", default: false) ?? false))])
@@ -223,16 +223,16 @@ public enum Endpoints {
             if let q = i.query["q"] { k["q"] = .string(q) }
             return k
         },
-        Endpoint(.GET, "/agents/summary/status", "wazuh.agent", "get_agents_summary_status", "local_master", summary: "Get agents status summary"),
-        Endpoint(.GET, "/agents/{agent_id}/key", "wazuh.agent", "get_agents_keys", "local_master", summary: "Get agent key") { i throws(APIProblem) in
+        APIEndpoint(.GET, "/agents/summary/status", "wazuh.agent", "get_agents_summary_status", "local_master", summary: "Get agents status summary"),
+        APIEndpoint(.GET, "/agents/{agent_id}/key", "wazuh.agent", "get_agents_keys", "local_master", summary: "Get agent key") { i throws(APIProblem) in
             JSONObject([("agent_list", strings([i.path["agent_id"] ?? ""]))])
         },
-        Endpoint(.PUT, "/agents/{agent_id}/group/{group_id}", "wazuh.agent", "assign_agents_to_group", "local_master",
+        APIEndpoint(.PUT, "/agents/{agent_id}/group/{group_id}", "wazuh.agent", "assign_agents_to_group", "local_master",
                  summary: "Assign agent to group", parameters: ["force_single_group"]) { i throws(APIProblem) in
             JSONObject([("agent_list", strings([i.path["agent_id"] ?? ""])), ("group_list", strings([i.path["group_id"] ?? ""])),
                         ("replace", .bool(try i.bool("force_single_group", default: false) ?? false))])
         },
-        Endpoint(.PUT, "/agents/group", "wazuh.agent", "assign_agents_to_group", "local_master", summary: "Assign agents to group",
+        APIEndpoint(.PUT, "/agents/group", "wazuh.agent", "assign_agents_to_group", "local_master", summary: "Assign agents to group",
                  parameters: ["group_id", "agents_list", "force_single_group"]) { i throws(APIProblem) in
             guard let g = i.query["group_id"] else { throw .badRequest("Missing query parameter 'group_id'") }
             var k = JSONObject()
@@ -241,7 +241,7 @@ public enum Endpoints {
             k["replace"] = .bool(try i.bool("force_single_group", default: false) ?? false)
             return k
         },
-        Endpoint(.DELETE, "/agents/group", "wazuh.agent", "remove_agents_from_group", "local_master", summary: "Remove agents from group",
+        APIEndpoint(.DELETE, "/agents/group", "wazuh.agent", "remove_agents_from_group", "local_master", summary: "Remove agents from group",
                  parameters: ["group_id", "agents_list"]) { i throws(APIProblem) in
             guard let g = i.query["group_id"] else { throw .badRequest("Missing query parameter 'group_id'") }
             var k = JSONObject()
@@ -249,7 +249,7 @@ public enum Endpoints {
             k["group_list"] = strings([g])
             return k
         },
-        Endpoint(.DELETE, "/agents/{agent_id}/group", "wazuh.agent", "remove_agent_from_groups", "local_master",
+        APIEndpoint(.DELETE, "/agents/{agent_id}/group", "wazuh.agent", "remove_agent_from_groups", "local_master",
                  summary: "Remove agent from groups", parameters: ["groups_list"]) { i throws(APIProblem) in
             var k = JSONObject([("agent_list", strings([i.path["agent_id"] ?? ""]))])
             if let g = i.list("groups_list") { k["group_list"] = strings(g) }
@@ -257,8 +257,8 @@ public enum Endpoints {
         },
     ]
 
-    static let groups: [Endpoint] = [
-        Endpoint(.GET, "/groups", "wazuh.agent", "get_agent_groups", "local_master", summary: "Get groups",
+    static let groups: [APIEndpoint] = [
+        APIEndpoint(.GET, "/groups", "wazuh.agent", "get_agent_groups", "local_master", summary: "Get groups",
                  parameters: ["groups_list", "hash"] + listing) { i throws(APIProblem) in
             var k = JSONObject()
             if let g = i.list("groups_list") { k["group_list"] = strings(g) }
@@ -268,17 +268,17 @@ public enum Endpoints {
             k["distinct"] = .bool(try i.bool("distinct", default: false) ?? false)
             return k
         },
-        Endpoint(.POST, "/groups", "wazuh.agent", "create_group", "local_master", summary: "Create a group") { i throws(APIProblem) in
+        APIEndpoint(.POST, "/groups", "wazuh.agent", "create_group", "local_master", summary: "Create a group") { i throws(APIProblem) in
             let body = try i.jsonBody()
             guard let g = body["group_id"]?.stringValue else { throw .badRequest("'group_id' is a required property") }
             return JSONObject([("group_id", .string(g))])
         },
-        Endpoint(.DELETE, "/groups", "wazuh.agent", "delete_groups", "local_master", summary: "Delete groups",
+        APIEndpoint(.DELETE, "/groups", "wazuh.agent", "delete_groups", "local_master", summary: "Delete groups",
                  parameters: ["groups_list"]) { i throws(APIProblem) in
             guard let g = i.list("groups_list") else { throw .badRequest("Missing query parameter 'groups_list'") }
             return JSONObject([("group_list", strings(g))])
         },
-        Endpoint(.GET, "/groups/{group_id}/agents", "wazuh.agent", "get_agents_in_group", "local_master", summary: "Get agents in a group",
+        APIEndpoint(.GET, "/groups/{group_id}/agents", "wazuh.agent", "get_agents_in_group", "local_master", summary: "Get agents in a group",
                  parameters: listing + ["status"]) { i throws(APIProblem) in
             var k = JSONObject([("group_list", strings([i.path["group_id"] ?? ""]))])
             try paging(i, into: &k)
@@ -290,10 +290,10 @@ public enum Endpoints {
         },
     ]
 
-    static func files(_ kind: String, _ module: String, list: String, get: String, upload: String, delete: String) -> [Endpoint] {
+    static func files(_ kind: String, _ module: String, list: String, get: String, upload: String, delete: String) -> [APIEndpoint] {
         let base = "/\(kind)/files"
         return [
-            Endpoint(.GET, base, module, list, kind == "lists" ? "local_master" : "local_any", summary: "Get \(kind) files",
+            APIEndpoint(.GET, base, module, list, kind == "lists" ? "local_master" : "local_any", summary: "Get \(kind) files",
                      parameters: ["offset", "limit", "sort", "search", "relative_dirname", "filename", "status", "q", "select", "distinct"]) { i throws(APIProblem) in
                 var k = JSONObject()
                 try fileListing(i, into: &k)
@@ -302,15 +302,15 @@ public enum Endpoints {
                 if let s = i.query["status"] { k["status"] = .string(s) }
                 return k
             },
-            Endpoint(.GET, base + "/{filename}", module, get, "local_master", summary: "Get a \(kind) file",
+            APIEndpoint(.GET, base + "/{filename}", module, get, "local_master", summary: "Get a \(kind) file",
                      parameters: ["raw", "relative_dirname"]) { i throws(APIProblem) in
                 var k = JSONObject([("filename", .string(i.path["filename"] ?? "")), ("raw", .bool(try i.bool("raw", default: false) ?? false))])
                 if let d = i.query["relative_dirname"] { k["relative_dirname"] = .string(d) }
                 return k
             },
-            Endpoint(.PUT, base + "/{filename}", module, upload, "local_master", summary: "Upload a \(kind) file",
+            APIEndpoint(.PUT, base + "/{filename}", module, upload, "local_master", summary: "Upload a \(kind) file",
                      parameters: ["overwrite", "relative_dirname"]) { i throws(APIProblem) in try fileUpload(i) },
-            Endpoint(.DELETE, base + "/{filename}", module, delete, "local_master", summary: "Delete a \(kind) file",
+            APIEndpoint(.DELETE, base + "/{filename}", module, delete, "local_master", summary: "Delete a \(kind) file",
                      parameters: ["relative_dirname"]) { i throws(APIProblem) in
                 var k = JSONObject([("filename", .string(i.path["filename"] ?? ""))])
                 if let d = i.query["relative_dirname"] { k["relative_dirname"] = .string(d) }
@@ -319,20 +319,20 @@ public enum Endpoints {
         ]
     }
 
-    static let ruleset: [Endpoint] =
+    static let ruleset: [APIEndpoint] =
         files("rules", "wazuh.rule", list: "get_rules_files", get: "get_rule_file", upload: "upload_rule_file", delete: "delete_rule_file")
         + files("decoders", "wazuh.decoder", list: "get_decoders_files", get: "get_decoder_file", upload: "upload_decoder_file", delete: "delete_decoder_file")
         + files("lists", "wazuh.cdb_list", list: "get_path_lists", get: "get_list_file", upload: "upload_list_file", delete: "delete_list_file")
 
-    static let manager: [Endpoint] = [
-        Endpoint(.GET, "/manager/info", "wazuh.manager", "get_basic_info", "local_any", summary: "Get information"),
-        Endpoint(.GET, "/manager/status", "wazuh.manager", "get_status", "local_any", summary: "Get status"),
-        Endpoint(.GET, "/manager/logs", "wazuh.manager", "ossec_log", "local_any", summary: "Get logs",
+    static let manager: [APIEndpoint] = [
+        APIEndpoint(.GET, "/manager/info", "wazuh.manager", "get_basic_info", "local_any", summary: "Get information"),
+        APIEndpoint(.GET, "/manager/status", "wazuh.manager", "get_status", "local_any", summary: "Get status"),
+        APIEndpoint(.GET, "/manager/logs", "wazuh.manager", "ossec_log", "local_any", summary: "Get logs",
                  parameters: ["offset", "limit", "sort", "search", "tag", "level", "q", "select", "distinct"]) { i throws(APIProblem) in
             var k = JSONObject()
             try logs(i, into: &k)
             return k
         },
-        Endpoint(.GET, "/manager/logs/summary", "wazuh.manager", "ossec_log_summary", "local_any", summary: "Get logs summary"),
+        APIEndpoint(.GET, "/manager/logs/summary", "wazuh.manager", "ossec_log_summary", "local_any", summary: "Get logs summary"),
     ]
 }

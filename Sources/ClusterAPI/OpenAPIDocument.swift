@@ -34,7 +34,7 @@ public enum OpenAPIDocument {
             var parameters: [JSONValue] = e.pathParameters.map {
                 ["name": .string($0), "in": "path", "required": true, "schema": ["type": "string"]]
             }
-            for q in e.parameters + Endpoint.common {
+            for q in e.parameters + APIEndpoint.common {
                 parameters.append(["name": .string(q), "in": "query", "required": false, "schema": ["type": "string"]])
             }
             let op = JSONObject([

@@ -32,7 +32,7 @@ public enum WazuhErrorCatalogue {
         1013: Entry("Unable to connect with socket"),
         1017: Entry("Some Wazuh daemons are not ready yet in node \"{node_name}\" ({not_ready_daemons})"),
         1724: Entry("Not a valid select field"),
-        2007: Entry("There is no database for selected agent"),
+        2007: Entry("Error retrieving data from Wazuh DB"),
         2008: Entry("Corrupted database"),
         1728: Entry("Invalid node type"),
         1730: Entry("Node does not exist", "Make sure the name is correct and that the node is up. You can check it using `cluster_control -l` (https://documentation.wazuh.com/4.8/user-manual/reference/tools/cluster_control.html#get-connected-nodes)"),
