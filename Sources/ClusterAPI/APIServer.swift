@@ -116,7 +116,7 @@ public final class APIServer: Sendable {
         for name in endpoint.pathParameters { input.path[name] = context.parameters.get(name) }
         let wait: Bool
         let pretty: Bool
-        let kwargs: JSONObject
+        var kwargs: JSONObject
         do {
             wait = try input.bool("wait_for_complete", default: false) ?? false
             pretty = try input.bool("pretty", default: false) ?? false
@@ -134,6 +134,16 @@ public final class APIServer: Sendable {
                 return finish(APIProblem(.internal(3013)), request, context, started: started, body: body)
             } catch {
                 return finish(APIProblem(WazuhException.wrapping(error)), request, context, started: started, body: body)
+            }
+        }
+        if let first = endpoint.firstCall {
+            let firstBody = LocalDapiClient.body(module: first.module, qualname: first.qualname, kwargs: JSONObject(),
+                                                 requestType: first.requestType, waitForComplete: wait, broadcasting: false, nodes: [],
+                                                 user: context.user, apiTimeout: configuration.requestTimeout)
+            switch try? await client.dapi(firstBody, waitForComplete: wait) {
+            case .result(let r)?: kwargs[first.kwarg] = .object(r.result)
+            case .exception(let e)?: return finish(APIProblem(e), request, context, started: started, body: body)
+            default: return finish(APIProblem(.cluster(3009, "\(first.qualname) gave no result")), request, context, started: started, body: body)
             }
         }
         let dapiBody = LocalDapiClient.body(module: endpoint.module, qualname: endpoint.qualname, kwargs: kwargs,

@@ -81,6 +81,9 @@ public struct APIEndpoint: Sendable {
     public let kwargs: @Sendable (EndpointInput) throws(APIProblem) -> JSONObject
     /// `broadcasting` from the request.
     public let broadcasting: @Sendable (EndpointInput) -> Bool
+    /// A first request whose result joins the kwargs under this name (`master_md5` of the ruleset
+    /// synchronization: the master's hashes, asked with `get_node_ruleset_integrity`).
+    public var firstCall: (module: String, qualname: String, requestType: String, kwarg: String)?
 
     init(_ method: Method, _ path: String, _ module: String, _ qualname: String, _ requestType: String, summary: String,
          parameters: [String] = [], needsNodes: Bool = false,
@@ -172,6 +175,7 @@ public enum Endpoints {
             if let n = i.list("nodes_list") { k["filter_node"] = strings(n) }
             return k
         },
+rulesetSync,
         APIEndpoint(.GET, "/cluster/{node_id}/info", "wazuh.manager", "get_basic_info", "distributed_master", summary: "Get node information",
                  needsNodes: true) { i throws(APIProblem) in JSONObject([("node_id", .string(i.path["node_id"] ?? ""))]) },
         APIEndpoint(.GET, "/cluster/{node_id}/status", "wazuh.manager", "get_status", "distributed_master", summary: "Get node's daemons status",
@@ -187,6 +191,18 @@ public enum Endpoints {
             JSONObject([("node_id", .string(i.path["node_id"] ?? ""))])
         },
     ]
+
+    /// GET /cluster/ruleset/synchronization: the master's ruleset hashes, then every asked node compares
+    /// its own with them (`nodes_list`, default all: a broadcast).
+    static var rulesetSync: APIEndpoint {
+        var e = APIEndpoint(.GET, "/cluster/ruleset/synchronization", "wazuh.cluster", "get_ruleset_sync_status", "distributed_master",
+                            summary: "Check nodes ruleset synchronization", parameters: ["nodes_list"], needsNodes: true,
+                            kwargs: { i throws(APIProblem) in
+                                JSONObject([("node_list", i.list("nodes_list").map { strings($0) } ?? "*")])
+                            }, broadcasting: { i in i.query["nodes_list"] == nil || i.query["nodes_list"] == "*" })
+        e.firstCall = ("wazuh.core.cluster.control", "get_node_ruleset_integrity", "local_master", "master_md5")
+        return e
+    }
 
     static func logs(_ i: EndpointInput, into k: inout JSONObject) throws(APIProblem) {
         try fileListing(i, into: &k)

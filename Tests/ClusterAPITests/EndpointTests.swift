@@ -64,9 +64,11 @@ enum Captures {
             let kwargs = try e.kwargs(EndpointInput(path: params, query: query, body: body))
             let expected = try #require(sent["f_kwargs"])
             // ruleset_sync's master_md5 comes from a first call; everything else is built from the request alone.
-            if e.qualname == "get_ruleset_sync_status" { continue }
-            #expect(jsonEqualUnordered(.object(kwargs), expected), "\(endpoint): \(JSONValue.object(kwargs).pythonText) vs \(expected.pythonText)")
+            var kw = kwargs
+            if let first = e.firstCall { kw[first.kwarg] = expected[first.kwarg] }
+            #expect(jsonEqualUnordered(.object(kw), expected), "\(endpoint): \(JSONValue.object(kwargs).pythonText) vs \(expected.pythonText)")
             #expect(e.requestType == sent["request_type"]?.stringValue, "\(endpoint)")
+            #expect(e.broadcasting(EndpointInput(path: params, query: query)) == (sent["broadcasting"]?.boolValue ?? false), "\(endpoint)")
             compared += 1
         }
         #expect(compared >= 20)
