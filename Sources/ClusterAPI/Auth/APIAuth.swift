@@ -321,6 +321,9 @@ public final class APIAuth: Sendable {
         return stamp
     }
 
+    /// How many client addresses the login bookkeeping holds now.
+    var trackedAddresses: Int { throttle.withLock { $0.entries.count } }
+
     static func formatStamp(_ t: Double) -> String { String(format: "%.6f\n", t) }
 
     // MARK: - Helpers
