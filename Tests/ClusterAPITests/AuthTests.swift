@@ -340,6 +340,22 @@ private let blocked = APIProblem(
         }
     }
 
+    @Test func internalErrorsAreNotCountedAsFailures() async throws {
+        try await withAuthHome { home in
+            let clock = AuthClock(1_800_000_000)
+            let auth = try makeAuth(home, clock: clock, settings: settings(attempts: 1, block: 60))
+            let good = try Data(contentsOf: URL(fileURLWithPath: home.usersFile))
+            try Data("{broken".utf8).write(to: URL(fileURLWithPath: home.usersFile))
+            for _ in 0..<5 {
+                let answer = await auth.authenticateDetailed(authorization: basicHeader("alice", "alice-secret"), remoteAddress: "192.0.2.9")
+                #expect(answer.authError?.problem.status == 500)
+                #expect(answer.authError?.reason.contains("api-users.json") == true)
+            }
+            try good.write(to: URL(fileURLWithPath: home.usersFile))
+            #expect(await login(auth, from: "192.0.2.9").authValue != nil)
+        }
+    }
+
     @Test func theTableOfAddressesIsBounded() async throws {
         try await withAuthHome { home in
             let clock = AuthClock(1_800_000_000)
