@@ -1,5 +1,6 @@
 import Common
 import Crypto
+import Dispatch
 import Foundation
 import HummingbirdBcrypt
 import JWTKit
@@ -147,8 +148,8 @@ public final class APIAuth: Sendable {
     /// POST /security/user/authenticate: the Authorization header ("Basic base64(user:pass)") and the client
     /// address. Success: the JWT. Failure: 401 "Invalid credentials", 403 (error 6000) while the address is
     /// blocked, 500 when the users file cannot be read.
-    /// The bcrypt check takes a good part of a second at the default cost: the caller may want to run this
-    /// off the server's event loops.
+    /// The bcrypt check (a good part of a second at the default cost) runs on a Dispatch thread, not on the
+    /// tasks' cooperative threads.
     public func authenticate(authorization: String?, remoteAddress: String) async -> Result<String, APIProblem> {
         await authenticateDetailed(authorization: authorization, remoteAddress: remoteAddress).mapError(\.problem)
     }
@@ -204,8 +205,11 @@ public final class APIAuth: Sendable {
         let user = users.first { $0.name == name }
         // Passwords bcrypt would cut or end early are never right (none can be stored, see APIUsers).
         let checkable = password.utf8.count <= APIUsers.maxPasswordBytes && !password.utf8.contains(0)
-        let hash = user?.hash ?? dummyHash(cost: users.lazy.compactMap { APIUsers.bcryptCost($0.hash) }.first ?? APIUsers.defaultCost)
-        let matches = Bcrypt.verify(checkable ? password : "", hash: hash)
+        let cost = users.lazy.compactMap { APIUsers.bcryptCost($0.hash) }.first ?? APIUsers.defaultCost
+        let known = user?.hash
+        let matches = await Self.offload { [self] in
+            Bcrypt.verify(checkable ? password : "", hash: known ?? dummyHash(cost: cost))
+        }
         guard let user else { return refuse("unknown user '\(Self.printable(name))'") }
         guard checkable, matches else { return refuse("wrong password for user '\(user.name)'") }
         return await issueToken(for: user.name)
@@ -216,6 +220,13 @@ public final class APIAuth: Sendable {
         let h = Bcrypt.hash(APIUsers.randomPassword(), cost: cost)
         dummyHashes.withLock { $0[cost] = h }
         return h
+    }
+
+    /// Runs slow CPU work (bcrypt) on a Dispatch thread and waits for it without holding a cooperative thread.
+    private static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(returning: work()) }
+        }
     }
 
     private func issueToken(for name: String) async -> Result<String, AuthRefusal> {
