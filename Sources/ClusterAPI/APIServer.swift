@@ -92,8 +92,10 @@ public final class APIServer: Sendable {
     func serve(_ endpoint: APIEndpoint, _ request: Request, _ context: APIRequestContext) async -> Response {
         let started = Date()
         var context = context
-        switch auth.verify(authorization: request.headers[.authorization]) {
-        case .failure(let p): return finish(p, request, context, started: started)
+        switch await auth.verifyDetailed(authorization: request.headers[.authorization]) {
+        case .failure(let r):
+            log.debug("Refused \(request.method.rawValue) \(request.uri.path) from \(context.remoteAddress): \(r.reason)")
+            return finish(r.problem, request, context, started: started)
         case .success(let user): context.user = user
         }
         var query: [String: String] = [:]
@@ -220,9 +222,10 @@ public final class APIServer: Sendable {
 
     func authenticate(_ request: Request, _ context: APIRequestContext) async -> Response {
         let started = Date()
-        switch auth.authenticate(authorization: request.headers[.authorization], remoteAddress: context.remoteAddress) {
-        case .failure(let p):
-            return finish(p, request, context, started: started)
+        switch await auth.authenticateDetailed(authorization: request.headers[.authorization], remoteAddress: context.remoteAddress) {
+        case .failure(let r):
+            log.info("Login refused from \(context.remoteAddress): \(r.reason)")
+            return finish(r.problem, request, context, started: started)
         case .success(let token):
             var context = context
             context.user = Self.basicUser(request.headers[.authorization]) ?? "-"
@@ -243,7 +246,7 @@ public final class APIServer: Sendable {
     func revoke(_ request: Request, _ context: APIRequestContext) async -> Response {
         let started = Date()
         var context = context
-        switch auth.verify(authorization: request.headers[.authorization]) {
+        switch await auth.verify(authorization: request.headers[.authorization]) {
         case .failure(let p): return finish(p, request, context, started: started)
         case .success(let user): context.user = user
         }
@@ -259,7 +262,7 @@ public final class APIServer: Sendable {
     func metricsAnswer(_ request: Request, _ context: APIRequestContext) async -> Response {
         let started = Date()
         let loopback = context.remoteAddress == "127.0.0.1" || context.remoteAddress == "::1"
-        if !loopback, case .failure(let p) = auth.verify(authorization: request.headers[.authorization]) {
+        if !loopback, case .failure(let p) = await auth.verify(authorization: request.headers[.authorization]) {
             return finish(p, request, context, started: started)
         }
         let text = await metrics.exposition(client: client)
