@@ -152,14 +152,22 @@ public final class APIServer: Sendable {
                                             requestType: endpoint.requestType, waitForComplete: wait,
                                             broadcasting: endpoint.broadcasting(input), nodes: nodes, user: context.user,
                                             apiTimeout: configuration.requestTimeout)
-        let outcome: DapiOutcome
+        let answer: [UInt8]
         let callStart = Date()
         do {
-            outcome = try await client.dapi(dapiBody, waitForComplete: wait)
+            answer = try await client.execute("dapi", dapiBody, waitForComplete: wait)
         } catch {
             metrics.dapi(function: endpoint.qualname, outcome: "error", seconds: Date().timeIntervalSince(callStart))
             return finish(APIProblem(WazuhException.wrapping(error)), request, context, started: started, body: body)
         }
+        // Listings: the items go from the answer to the body as text.
+        if let fast = HTTPBody.renderedAffectedItems(answer) {
+            let label = fast.failed == 0 ? "ok" : (fast.affected == 0 ? "all_failed" : "partial")
+            metrics.dapi(function: endpoint.qualname, outcome: label, seconds: Date().timeIntervalSince(callStart))
+            accessLog(request, context, started: started, status: 200, body: body)
+            return body200(fast.rendered, pretty: pretty)
+        }
+        let outcome = DapiOutcome.decode(answer)
         metrics.dapi(function: endpoint.qualname, outcome: Self.outcomeLabel(outcome), seconds: Date().timeIntervalSince(callStart))
         return render(outcome, raw: (kwargs["raw"]?.boolValue ?? false), pretty: pretty, request, context, started: started, body: body)
     }

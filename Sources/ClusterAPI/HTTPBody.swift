@@ -11,6 +11,60 @@ enum HTTPBody {
 
     static let marker = Array(#"{"__wazuh_datetime__": "#.utf8)
 
+    static let affectedPrefix = Array(#"{"__wazuh_result__": {"__class__": "AffectedItemsWazuhResult", "__object__": {"affected_items": "#.utf8)
+
+    /// An affected-items answer rendered without building its items: the item list is copied as text
+    /// (it is most of a listing), the rest parsed as usual. nil when `bytes` is not such an answer in the
+    /// order 4.8.1 and clusterd write it; the caller decodes it then.
+    static func renderedAffectedItems(_ bytes: [UInt8]) -> (rendered: JSONValue, failed: Int, affected: Int)? {
+        guard bytes.count > affectedPrefix.count, bytes.starts(with: affectedPrefix),
+              let end = skipValue(bytes, from: affectedPrefix.count), bytes[affectedPrefix.count] == UInt8(ascii: "[") else { return nil }
+        let span = Array(bytes[affectedPrefix.count..<end])
+        let rest = affectedPrefix + Array("[]".utf8) + bytes[end...]
+        guard case .affected(let a) = DapiOutcome.decode(rest) else { return nil }
+        guard case .object(var top) = a.rendered, case .object(var data)? = top["data"] else { return nil }
+        data["affected_items"] = .raw(RawJSON(span))
+        top["data"] = .object(data)
+        return (.object(top), a.totalFailedItems, a.totalAffectedItems)
+    }
+
+    /// The index just past the JSON value starting at `i` (nil for text that is not one).
+    static func skipValue(_ b: [UInt8], from start: Int) -> Int? {
+        b.withUnsafeBufferPointer { b -> Int? in
+            var i = start
+            guard i < b.count else { return nil }
+            func skipString(_ j: inout Int) -> Bool {
+                j += 1
+                while j < b.count {
+                    if b[j] == 0x5C { j += 2; continue }
+                    if b[j] == 0x22 { j += 1; return true }
+                    j += 1
+                }
+                return false
+            }
+            switch b[i] {
+            case 0x22: return skipString(&i) ? i : nil
+            case 0x5B, 0x7B:
+                var depth = 0
+                while i < b.count {
+                    switch b[i] {
+                    case 0x22: guard skipString(&i) else { return nil }; continue
+                    case 0x5B, 0x7B: depth += 1
+                    case 0x5D, 0x7D:
+                        depth -= 1
+                        if depth == 0 { return i + 1 }
+                    default: break
+                    }
+                    i += 1
+                }
+                return nil
+            default:
+                while i < b.count, ![0x2C, 0x7D, 0x5D, 0x20, 0x0A, 0x0D, 0x09].contains(b[i]) { i += 1 }
+                return i > start ? i : nil
+            }
+        }
+    }
+
     /// `{"__wazuh_datetime__": "X"}` → `"X"` in encoded text. The marker, with its unescaped quotes, can
     /// only be JSON structure: inside a string value its quotes would be escaped.
     static func unwrapDates(_ bytes: [UInt8]) -> [UInt8] {

@@ -112,6 +112,11 @@ func jsonEqualUnordered(_ a: JSONValue, _ b: JSONValue) -> Bool {
                 // The HTTP body of a call with one DAPI request is that request's rendering (dates as ISO text).
                 let http = (record["dapi_calls"]?.arrayValue?.count == 1) ? record["rendered"] : nil
                 func body(_ v: JSONValue) -> JSONValue { (try? JSONParser.parse(HTTPBody.bytes(v, pretty: false))) ?? .null }
+                // The fast path (items copied as text) renders the same body as the decoded answer.
+                if case .affected(let a) = DapiOutcome.decode(value) {
+                    let fast = try #require(HTTPBody.renderedAffectedItems(Array(wire.utf8)), "\(name): no fast rendering")
+                    #expect(HTTPBody.bytes(fast.rendered, pretty: false) == HTTPBody.bytes(a.rendered, pretty: false), "\(name)")
+                }
                 switch DapiOutcome.decode(value) {
                 case .affected(let a):
                     if let http, http["data"] != nil {
