@@ -258,8 +258,15 @@ public final class APIServer: Sendable {
         case .failure(let p): return finish(p, request, context, started: started)
         case .success(let user): context.user = user
         }
+        // Here at once, and on the master, whose stamp reaches every clusterd node with the integrity sync.
         do { try auth.revokeAll() } catch {
             return finish(APIProblem(.internal(1000, "cannot revoke tokens: \(error)")), request, context, started: started)
+        }
+        let body = LocalDapiClient.body(module: "api.cluster_api", qualname: "revoke_tokens", kwargs: JSONObject(), requestType: "local_master",
+                                        waitForComplete: false, broadcasting: false, nodes: [], user: context.user,
+                                        apiTimeout: configuration.requestTimeout)
+        if case .exception(let e)? = try? await client.dapi(body) {
+            return finish(APIProblem(e), request, context, started: started)
         }
         accessLog(request, context, started: started, status: 200, body: [])
         return json(["message": "User tokens were successfully revoked", "error": 0], status: .ok)

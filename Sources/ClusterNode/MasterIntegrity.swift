@@ -31,7 +31,7 @@ actor MasterIntegrity {
         let (home, threads, cache) = (ctx.home, ctx.pool.threads, await self.cache)
         let outcome = await ctx.pool.result { () -> (IntegrityScan, HashCache) in
             var cache = cache
-            let scan = IntegrityScanner(home: home, concurrency: threads).scan(cache: &cache)
+            let scan = IntegrityScanner(home: home, items: .clusterd, concurrency: threads).scan(cache: &cache)
             return (scan, cache)
         }
         guard case .success(let (scan, newCache)) = outcome else { return }  // the pool is shutting down

@@ -100,7 +100,7 @@ extension MasterSession {
             workerMetadata = try await ctx.pool.run {
                 defer { unlink(path) }
                 // Read from the file in a window; the metadata is all a worker's package should carry.
-                let package = try PackageStreamReader(maxDecompressedSize: budget).read(file: path) { _ in }
+                let package = try PackageStreamReader(items: .clusterd, maxDecompressedSize: budget).read(file: path) { _ in }
                 guard case .node(let metadata) = package.metadata else {
                     throw WazuhException.cluster(3001, "the worker sent a package of files instead of its metadata")
                 }
@@ -110,8 +110,16 @@ extension MasterSession {
             return .failure(.init("Error processing worker's integrity information: \(error)"))
         }
         let snapshot = await master.integrity.snapshot
+        // A Wazuh worker neither has nor wants the clusterd-only items (etc/cluster-api/).
+        var peerCapable = false
+        if let name = registeredName { peerCapable = await master.registry.worker(name)?.capabilities.contains("zip") ?? false }
+        let clusterdPeer = peerCapable
         do {
-            let diff = try await ctx.pool.run { try IntegrityComparison.compare(master: snapshot, worker: workerMetadata) }
+            let diff = try await ctx.pool.run {
+                var d = try IntegrityComparison.compare(master: snapshot, worker: workerMetadata, items: .clusterd)
+                if !clusterdPeer { d = d.removing(where: ClusterItems.isClusterdOnly) }
+                return d
+            }
             pendingDiff = diff
             return .success(.init(workerFiles: workerMetadata.count, missing: diff.missing.count, shared: diff.shared.count, extra: diff.extra.count))
         } catch {
@@ -126,7 +134,7 @@ extension MasterSession {
         guard let diff = pendingDiff else { return .failure(.cluster(3001, "no comparison to send")) }
         let subtag = "Integrity sync"
         let zip = await master.registry.worker(worker)?.capabilities.contains("zip") ?? false
-        let writer = PackageWriter(format: zip ? .zip : .wazuh, home: ctx.home, limit: limit, compressLevel: ctx.options.compressLevel)
+        let writer = PackageWriter(format: zip ? .zip : .wazuh, home: ctx.home, items: .clusterd, limit: limit, compressLevel: ctx.options.compressLevel)
         let relative = String(newPackagePath(home: ctx.home, worker: worker).dropFirst(ctx.home.count + 1))
         ctx.log.debug(tag: tag, subtag: subtag, "Compressing files and 'files_metadata.json' of \(diff.missing.count + diff.shared.count) files.")
         do {

@@ -28,7 +28,7 @@ final class PackagePrefetch: @unchecked Sendable {
 
     init(home: String, worker: String, budget: Int, pool: CPUPool) {
         self.pool = pool
-        applier = PackageApplier(home: home)
+        applier = PackageApplier(home: home, items: .clusterd)
         self.budget = budget
         directory = Self.standard(home + "/queue/cluster/" + worker) + "/"
     }

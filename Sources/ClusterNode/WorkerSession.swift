@@ -126,9 +126,12 @@ actor WorkerSession {
         do {
             self.cache = try await ctx.pool.run { () throws -> HashCache in
                 var cache = cache
-                let scan = IntegrityScanner(home: home, concurrency: threads).scan(cache: &cache)
+                // A Wazuh master does not know etc/cluster-api/: it is reported only to a clusterd master (else
+                // the master would call those files extra and have them deleted).
+                let items: ClusterItems = zip ? .clusterd : .wazuh481
+                let scan = IntegrityScanner(home: home, items: items, concurrency: threads).scan(cache: &cache)
                 try FileManager.default.createDirectory(atPath: (packagePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                _ = try PackageWriter(format: zip ? .zip : .wazuh, home: home, limit: limit, compressLevel: level)
+                _ = try PackageWriter(format: zip ? .zip : .wazuh, home: home, items: items, limit: limit, compressLevel: level)
                     .metadataPackage(scan.metadata, toFile: packagePath)
                 return cache
             }
@@ -235,7 +238,7 @@ actor WorkerSession {
                     log.debug(tag: tag, subtag: subtag, "Updating local files: Start.")
                 }
             }
-            let applier = PackageApplier(home: home)
+            let applier = PackageApplier(home: home, items: .clusterd)
             var staged: StagedPackage?
             switch await prefetch.take(path) {
             case .success(let early)?:

@@ -13,7 +13,8 @@ struct ClusterAPICommand: AsyncParsableCommand {
             Serves the Wazuh API's endpoints on HTTPS (port 55000 by default). Every request becomes one \
             distributed-API request on the node's local socket NODE_HOME/queue/cluster/c-internal.sock, solved \
             by the cluster on the node that can answer it. Users and their bcrypt hashes are kept in \
-            NODE_HOME/etc/api-users.json (see `cluster-api user`); tokens are JWTs that every node of the \
+            NODE_HOME/etc/cluster-api/users.json (see `cluster-api user`; the master's reaches its clusterd \
+            workers with the integrity sync); tokens are JWTs that every node of the \
             cluster accepts. Settings come from NODE_HOME/api/configuration/api.yaml.
             """,
         subcommands: [Serve.self, User.self],
@@ -50,7 +51,8 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         do {
-            if let password = try APIUsers.ensureDefaultUser(home: home) {
+            // A worker's users file comes from the master; the default user is made where users are managed.
+            if cluster.nodeType != .worker, let password = try APIUsers.ensureDefaultUser(home: home) {
                 print("Created the API user 'wazuh' with password: \(password)")
                 print("(shown once; change it with: cluster-api user passwd --home \(home) wazuh)")
             }
@@ -95,13 +97,20 @@ struct Serve: AsyncParsableCommand {
 
 struct User: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Manage API users (NODE_HOME/etc/api-users.json).",
+        commandName: "user", abstract: "Manage API users (NODE_HOME/etc/cluster-api/users.json).",
         discussion: "Run on the master: the users file reaches the workers with the integrity sync.",
         subcommands: [Add.self, Passwd.self, Del.self, List.self])
 
     struct Options: ParsableArguments {
         @Option(name: .long, help: ArgumentHelp("Node home directory.", valueName: "NODE_HOME"))
         var home = "/var/ossec"
+    }
+
+    /// Users are managed on the master; a worker's file is replaced by the master's at the next sync.
+    static func warnOnWorker(_ home: String) {
+        if let c = try? ClusterConfigLoader.load(home: home), c.nodeType == .worker, !c.disabled {
+            printError("warning: \(home) is a worker: its users file is replaced by the master's at the next integrity sync; manage users on the master")
+        }
     }
 
     static func password(_ given: String?) throws -> String {
@@ -118,6 +127,7 @@ struct User: ParsableCommand {
         @Argument(help: "User name.") var name: String
         @Option(name: .long, help: "Password (default: read a line from standard input).") var password: String?
         func run() throws {
+            User.warnOnWorker(options.home)
             do { try APIUsers.add(home: options.home, name: name, password: try User.password(password)) } catch let e as ValidationError { throw e } catch {
                 printError("\(error)"); throw ExitCode(1)
             }
@@ -131,6 +141,7 @@ struct User: ParsableCommand {
         @Argument(help: "User name.") var name: String
         @Option(name: .long, help: "New password (default: read a line from standard input).") var password: String?
         func run() throws {
+            User.warnOnWorker(options.home)
             do { try APIUsers.setPassword(home: options.home, name: name, password: try User.password(password)) } catch let e as ValidationError { throw e } catch {
                 printError("\(error)"); throw ExitCode(1)
             }
@@ -143,6 +154,7 @@ struct User: ParsableCommand {
         @OptionGroup var options: Options
         @Argument(help: "User name.") var name: String
         func run() throws {
+            User.warnOnWorker(options.home)
             do { try APIUsers.delete(home: options.home, name: name) } catch { printError("\(error)"); throw ExitCode(1) }
             print("User '\(name)' deleted.")
         }

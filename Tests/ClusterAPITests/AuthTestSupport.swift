@@ -6,13 +6,14 @@ import Synchronization
 import Glibc
 #endif
 
-/// A node home under the temporary directory with its etc/, removed by `remove()`.
+/// A node home under the temporary directory with its etc/ (and etc/cluster-api/, where the users file
+/// lives), removed by `remove()`.
 struct AuthHome {
     let path: String
 
     init() throws {
         path = (NSTemporaryDirectory() as NSString).appendingPathComponent("clusterd-auth-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: path + "/etc", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: path + "/etc/cluster-api", withIntermediateDirectories: true)
     }
 
     var usersFile: String { APIUsers.path(home: path) }

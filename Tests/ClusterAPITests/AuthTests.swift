@@ -239,7 +239,7 @@ private let blocked = APIProblem(
             try Data("yesterday".utf8).write(to: URL(fileURLWithPath: APIAuth.revocationPath(home: home.path)))
             let answer = await auth.verifyDetailed(authorization: bearerHeader(token))
             #expect(answer.authError?.problem == invalidToken)
-            #expect(answer.authError?.reason.contains("api-revoked") == true)
+            #expect(answer.authError?.reason.contains("cluster-api/revoked") == true)
         }
     }
 
@@ -349,7 +349,7 @@ private let blocked = APIProblem(
             for _ in 0..<5 {
                 let answer = await auth.authenticateDetailed(authorization: basicHeader("alice", "alice-secret"), remoteAddress: "192.0.2.9")
                 #expect(answer.authError?.problem.status == 500)
-                #expect(answer.authError?.reason.contains("api-users.json") == true)
+                #expect(answer.authError?.reason.contains("cluster-api/users.json") == true)
             }
             try good.write(to: URL(fileURLWithPath: home.usersFile))
             #expect(await login(auth, from: "192.0.2.9").authValue != nil)

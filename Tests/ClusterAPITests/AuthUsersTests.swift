@@ -68,8 +68,8 @@ import Glibc
             #expect(authFileMode(home.usersFile) == 0o600)
 
             // Nothing left behind but the file and its lock.
-            let entries = try FileManager.default.contentsOfDirectory(atPath: home.path + "/etc").sorted()
-            #expect(entries == ["api-users.json", "api-users.json.lock"])
+            let entries = try FileManager.default.contentsOfDirectory(atPath: home.path + "/etc/cluster-api").sorted()
+            #expect(entries == ["users.json", "users.json.lock"])
         }
     }
 

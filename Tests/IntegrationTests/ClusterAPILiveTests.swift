@@ -79,11 +79,14 @@ import Testing
     @Test func everyEndpointAnswersAlikeOnWorkersAndMaster() throws {
         let c = try DapiClusterTests.Cluster("api")
         defer { c.stop() }
-        // Until the users file travels with the integrity sync, the user is made on each node.
-        for node in [c.master, c.w1, c.w2] {
-            let add = try runTool("cluster-api", ["user", "add", "--home", node.home, "operator", "--password", "Op3rator-pass"])
-            #expect(add.status == 0, "\(add.err)")
-        }
+        // Users are managed on the master; the file reaches the workers with the integrity sync.
+        let add = try runTool("cluster-api", ["user", "add", "--home", c.master.home, "operator", "--password", "Op3rator-pass"])
+        #expect(add.status == 0, "\(add.err)")
+        let usersFile = { (home: String) in try? String(contentsOfFile: home + "/etc/cluster-api/users.json", encoding: .utf8) }
+        #expect(waitUntil(15) { usersFile(c.w1.home) != nil && usersFile(c.w1.home) == usersFile(c.master.home) && usersFile(c.w2.home) == usersFile(c.master.home) },
+                "the users file reached the workers")
+        let mode = try FileManager.default.attributesOfItem(atPath: c.w2.home + "/etc/cluster-api/users.json")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
         let apis = try [c.master, c.w1, c.w2].map { try API(home: $0.home) }
         defer { apis.forEach { $0.stop() } }
         let (m, w1, w2) = (apis[0], apis[1], apis[2])
@@ -156,8 +159,11 @@ import Testing
         #expect(none.status == 401 && none.body.contains("No authorization token provided"), "\(none)")
         let garbled = try w1.call("GET", "/agents", token: token + "x")
         #expect(garbled.status == 401 && garbled.body.contains("Invalid token"), "\(garbled)")
+        // A revocation on a worker is immediate there, and reaches the other nodes through the master.
         #expect(try w1.call("PUT", "/security/user/revoke", token: token).status == 200)
         #expect(try w1.call("GET", "/agents", token: token).status == 401)
+        #expect(waitUntil(15) { (try? w2.call("GET", "/agents", token: token).status) == 401 }, "the revocation reached worker2")
+        #expect(try m.call("GET", "/agents", token: token).status == 401)
 
         // The access log, the metrics and the status page.
         #expect(w1.log.contains("operator 127.0.0.1 \"GET /agents\" with parameters {\"limit\": \"3\""), "\(w1.log.suffix(800))")
@@ -174,7 +180,8 @@ import Testing
     @Test func repeatedFailedLoginsBlockTheAddress() throws {
         let c = try DapiClusterTests.Cluster("api-block")
         defer { c.stop() }
-        #expect(try runTool("cluster-api", ["user", "add", "--home", c.w1.home, "operator", "--password", "Op3rator-pass"]).status == 0)
+        #expect(try runTool("cluster-api", ["user", "add", "--home", c.master.home, "operator", "--password", "Op3rator-pass"]).status == 0)
+        #expect(waitUntil(15) { FileManager.default.fileExists(atPath: c.w1.home + "/etc/cluster-api/users.json") })
         let api = try API(home: c.w1.home, apiYAML: "access:\n  max_login_attempts: 3\n  block_time: 300\n")
         defer { api.stop() }
         // Three allowed failures, the fourth is one too many (still 401) and blocks the address.

@@ -96,6 +96,9 @@ public final class APIAuth: Sendable {
     private let secret: SymmetricKey
     private let keysAdded = Mutex(false)
     private let throttle: Mutex<LoginThrottle>
+    /// The last revocation this process made: it holds even while the stamp file is being replaced by the
+    /// master's copy (a sync computed before the master's own stamp could remove the local file for a moment).
+    private let revokedHere = Mutex<Double>(0)
     /// A bcrypt hash per cost, checked against when the user does not exist, so that an unknown user
     /// takes as long as a wrong password.
     private let dummyHashes = Mutex<[UInt8: String]>([:])
@@ -130,9 +133,10 @@ public final class APIAuth: Sendable {
             inputKeyMaterial: SymmetricKey(data: Data(clusterKey.utf8)), info: Data(jwtInfo.utf8), outputByteCount: 32)
     }
 
-    /// `<home>/etc/api-revoked`: the epoch seconds of the last revocation.
+    /// `<home>/etc/cluster-api/revoked`: the epoch seconds of the last revocation (synced from the master
+    /// to clusterd workers with the integrity files).
     public static func revocationPath(home: String) -> String {
-        (home as NSString).appendingPathComponent("etc/api-revoked")
+        (home as NSString).appendingPathComponent("etc/cluster-api/revoked")
     }
 
     /// The key collection with the HS256 key in it (the collection is an actor: the key goes in at first use).
@@ -280,7 +284,7 @@ public final class APIAuth: Sendable {
 
         let revokedAt: Double
         do {
-            revokedAt = try revocationStamp()
+            revokedAt = max(try revocationStamp(), revokedHere.withLock { $0 })
         } catch {
             return invalid("\(error)")
         }
@@ -307,6 +311,7 @@ public final class APIAuth: Sendable {
         do {
             try AuthFiles.withLock(path + ".lock") {
                 let stamp = max(now(), (try? revocationStamp()) ?? 0)
+                revokedHere.withLock { $0 = max($0, stamp) }
                 try AuthFiles.writeAtomically(Array(Self.formatStamp(stamp).utf8), to: path, mode: 0o600)
             }
         } catch let e as AuthFileFailure {

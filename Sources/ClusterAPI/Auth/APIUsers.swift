@@ -39,7 +39,8 @@ struct APIUserRecord: Codable, Sendable, Equatable {
     var hash: String
 }
 
-/// The users of `cluster-api`: `<home>/etc/api-users.json`, `{"users": [{"name", "hash"}]}` with bcrypt
+/// The users of `cluster-api`: `<home>/etc/cluster-api/users.json` (synced from the master to clusterd
+/// workers with the integrity files), `{"users": [{"name", "hash"}]}` with bcrypt
 /// hashes, mode 0600, rewritten atomically under an exclusive lock (`<file>.lock`) so that concurrent
 /// changes from several processes are not lost.
 public enum APIUsers {
@@ -56,7 +57,7 @@ public enum APIUsers {
     }
 
     public static func path(home: String) -> String {
-        (home as NSString).appendingPathComponent("etc/api-users.json")
+        (home as NSString).appendingPathComponent("etc/cluster-api/users.json")
     }
 
     /// Adds `name`; an error if it exists. `cost` is the bcrypt cost (4...31).

@@ -50,7 +50,10 @@ enum AuthFiles {
     /// Writes `bytes` to a temporary file beside `path` (created with `mode`, flushed), then renames it over
     /// `path`: a reader sees the old file or the new one, never a part.
     static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(AuthFileFailure) {
-        let temp = "\(path).tmp.\(getpid()).\(UInt32.random(in: .min ... .max))"
+        // Ends in .tmp: the integrity scan never picks a half-written file up (the directory is synced).
+        let temp = "\(path).\(getpid()).\(UInt32.random(in: .min ... .max)).tmp"
+        let dir = (path as NSString).deletingLastPathComponent
+        if !exists(dir) { mkdir(dir, 0o700) }
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         if fd < 0 { throw AuthFileFailure(path: temp, operation: "create", errno: errno) }
         var failure: AuthFileFailure?
@@ -74,7 +77,6 @@ enum AuthFiles {
             throw failure
         }
         // Make the rename itself durable.
-        let dir = (path as NSString).deletingLastPathComponent
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
             _ = fsync(dfd)
@@ -85,6 +87,8 @@ enum AuthFiles {
     /// Runs `body` holding an exclusive `flock` on `lockPath` (created 0600 when missing), so that two
     /// processes changing the same file do not lose each other's change.
     static func withLock<T>(_ lockPath: String, _ body: () throws -> T) throws -> T {
+        let dir = (lockPath as NSString).deletingLastPathComponent
+        if !exists(dir) { mkdir(dir, 0o700) }
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 { throw AuthFileFailure(path: lockPath, operation: "open lock", errno: errno) }
         defer { close(fd) }

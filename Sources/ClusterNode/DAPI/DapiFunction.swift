@@ -146,7 +146,7 @@ public enum DapiRegistry {
     }
 
     static let tables: [[DapiEntry]] = [DapiClusterFunctions.table, DapiAgentFunctions.table, DapiManagerFunctions.table,
-                                        DapiRulesetFunctions.table]
+                                        DapiRulesetFunctions.table, DapiClusterAPIFunctions.table]
 
     public static let functions: [Key: DapiFunction] = {
         var d: [Key: DapiFunction] = [:]

@@ -33,6 +33,19 @@ public struct ClusterItems: Equatable, Sendable {
         excludedFiles: ["ar.conf", "ossec.conf"],
         excludedExtensions: ["~", ".tmp", ".lock", ".swp"])
 
+    /// `etc/cluster-api/`: the REST front's users file and token revocation stamp, synced from the master
+    /// like the other integrity files, but only between clusterd nodes (a Wazuh peer neither sends nor
+    /// receives it). Files never leave their directory (no recursion), mode 0600.
+    public static let clusterAPIItem = ClusterItem(key: "etc/cluster-api/", files: ["all"], recursive: false, permissions: 0o600,
+                                                   description: "cluster-api users and token revocation")
+
+    /// The items between clusterd nodes: 4.8.1's plus `clusterAPIItem`.
+    public static let clusterd = ClusterItems(items: wazuh481.items + [clusterAPIItem], excludedFiles: wazuh481.excludedFiles,
+                                              excludedExtensions: wazuh481.excludedExtensions)
+
+    /// Whether `path` belongs to an item only clusterd peers sync.
+    public static func isClusterdOnly(_ path: String) -> Bool { path.hasPrefix(clusterAPIItem.key) }
+
     public subscript(key: String) -> ClusterItem? {
         items.last { $0.key == key }
     }

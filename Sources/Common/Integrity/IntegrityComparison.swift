@@ -15,6 +15,12 @@ public struct IntegrityDiff: Equatable, Sendable {
         self.shared = shared
     }
 
+    /// The diff without the paths `drop` selects (what a peer does not sync).
+    public func removing(where drop: (String) -> Bool) -> IntegrityDiff {
+        func keep(_ m: IntegrityMetadata) -> IntegrityMetadata { IntegrityMetadata(m.filter { !drop($0.0) }.map { ($0.0, $0.1) }) }
+        return IntegrityDiff(missing: keep(missing), extra: keep(extra), shared: keep(shared))
+    }
+
     /// True when the worker already matches ("Sync not required").
     public var isEmpty: Bool { missing.isEmpty && extra.isEmpty && shared.isEmpty }
 
