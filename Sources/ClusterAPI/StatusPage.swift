@@ -1,5 +1,5 @@
 /// `GET /ui/`: one page, no build step, no external assets. It logs in with a token kept in the
-/// browser's session storage (asked once), then reads `/cluster/healthcheck` and
+/// browser's session storage (asked once, or given as `/ui/#token=<jwt>`), then reads `/cluster/healthcheck` and
 /// `/agents/summary/status` every 5 seconds and shows the nodes, their health and last syncs, and the
 /// agents by status and per node.
 enum StatusPage {
@@ -56,6 +56,10 @@ async function refresh() {
   } catch (e) { $('error').textContent = e.message; }
 }
 $('go').onclick = login;
+if (location.hash.startsWith('#token=')) {
+  sessionStorage.setItem('token', decodeURIComponent(location.hash.slice(7)));
+  history.replaceState(null, '', location.pathname);
+}
 refresh(); setInterval(refresh, 5000);
 </script></body></html>
 """#

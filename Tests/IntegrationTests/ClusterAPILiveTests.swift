@@ -172,8 +172,28 @@ import Testing
         #expect(metrics.body.contains("wazuh_cluster_node_connected{node=\"worker2\",type=\"worker\"} 1"), "\(metrics.body.suffix(1500))")
         let ui = try m.call("GET", "/ui/")
         #expect(ui.status == 200 && ui.body.contains("<title>Wazuh cluster status</title>"))
+        // The page rendered by a real browser (headless Chromium) shows every node.
+        let fresh = try m.login()
+        let dom = try Self.chromium(["--dump-dom", "https://127.0.0.1:\(m.port)/ui/#token=\(fresh)"])
+        for node in ["master-node", "worker1", "worker2"] { #expect(dom.contains("<td>\(node)</td>"), "\(node) not on the page: \(dom.suffix(1500))") }
+        #expect(dom.contains("<td>active</td>"))
         let openapi = try m.json("GET", "/openapi.json", token: nil)
         #expect(openapi.0 == 200 && openapi.1["paths"]?["/agents"] != nil)
+    }
+
+    /// Headless Chromium (scripts/install-deps installs it) with the self-signed certificate accepted.
+    static func chromium(_ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors", "--virtual-time-budget=10000",
+                       "--user-data-dir=" + NSTemporaryDirectory() + "chromium-\(UUID().uuidString.prefix(8))"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// More than `max_login_attempts` failed logins from one address block it for `block_time`.
