@@ -109,6 +109,38 @@ import Testing
             #expect(bm["error"] == bw["error"] && bm["data"]?["total_affected_items"] == bw["data"]?["total_affected_items"],
                     "\(path): master \(bm.pythonText.prefix(300)) worker \(bw.pythonText.prefix(300))")
         }
+        // Every other endpoint of the table, on a worker and on the master: same status and error level.
+        // Writes use a name per node; reads of what they wrote come after them.
+        for (label, api) in [("w", w2), ("m", m)] {
+            let calls: [(String, String, String?)] = [
+                ("GET", "/cluster/local/config", nil), ("GET", "/cluster/worker1/logs?limit=2", nil), ("GET", "/cluster/worker1/logs/summary", nil),
+                ("GET", "/manager/info", nil), ("GET", "/manager/status", nil), ("GET", "/manager/logs?limit=3&sort=-timestamp", nil),
+                ("GET", "/manager/logs/summary", nil), ("GET", "/decoders/files?limit=5", nil), ("GET", "/lists/files", nil),
+                ("POST", "/groups", "{\"group_id\": \"g-\(label)\"}"), ("PUT", "/agents/group?group_id=g-\(label)&agents_list=001,002", nil),
+                ("DELETE", "/agents/group?group_id=g-\(label)&agents_list=002", nil), ("DELETE", "/agents/001/group?groups_list=g-\(label)", nil),
+                ("DELETE", "/groups?groups_list=g-\(label)", nil),
+                ("POST", "/agents", "{\"name\": \"api-\(label)\", \"ip\": \"any\"}"),
+                ("PUT", "/lists/files/list-\(label)?overwrite=true", "10.0.0.1:bad\n"), ("GET", "/lists/files/list-\(label)?raw=true", nil),
+                ("DELETE", "/lists/files/list-\(label)", nil),
+                ("PUT", "/decoders/files/d_\(label).xml", "<decoder name=\"d-\(label)\">\n  <prematch>d\(label)</prematch>\n</decoder>\n"),
+                ("GET", "/decoders/files/d_\(label).xml?raw=true", nil), ("DELETE", "/decoders/files/d_\(label).xml", nil),
+            ]
+            for (method, path, body) in calls {
+                let (status, answer) = try api.call(method, path, token: token, body: body,
+                                                    contentType: body?.hasPrefix("{") == true ? "application/json" : "application/octet-stream")
+                #expect(status == 200, "\(label) \(method) \(path): \(status) \(answer.prefix(400))")
+                if let json = try? JSONParser.parse(Array(answer.utf8)), let error = json["error"]?.intValue {
+                    #expect(error == 0, "\(label) \(method) \(path): \(answer.prefix(400))")
+                }
+            }
+        }
+        // The agents added through each node: deleted through the other.
+        let store = try AgentStore.open(home: c.master.home, nodeName: "master-node")
+        let added = try store.agents().filter { $0.name.hasPrefix("api-") }.map(\.paddedID)
+        #expect(added.count == 2, "\(added)")
+        let (sd, deleted) = try w1.json("DELETE", "/agents?agents_list=\(added.joined(separator: ","))&status=all&older_than=0s", token: token)
+        #expect(sd == 200 && deleted["data"]?["total_affected_items"] == 2, "\(deleted.pythonText)")
+
         // The 4.8.1 shapes.
         let (_, agents) = try w1.json("GET", "/agents?limit=3&sort=-name&select=id,name,status", token: token)
         #expect(agents["message"] == "All selected agents information was returned" && agents["data"]?["total_affected_items"] == 5)
