@@ -234,7 +234,7 @@ import Testing
         defer { c.stop() }
         #expect(try runTool("cluster-api", ["user", "add", "--home", c.master.home, "operator", "--password", "Op3rator-pass"]).status == 0)
         #expect(waitUntil(15) { FileManager.default.fileExists(atPath: c.w1.home + "/etc/cluster-api/users.json") })
-        let api = try API(home: c.w1.home, apiYAML: "access:\n  max_login_attempts: 3\n  block_time: 300\n")
+        let api = try API(home: c.w1.home, apiYAML: "auth_token_exp_timeout: 1\naccess:\n  max_login_attempts: 3\n  block_time: 300\n")
         defer { api.stop() }
         // Three allowed failures, the fourth is one too many (still 401) and blocks the address.
         for _ in 0..<4 { #expect(try api.call("POST", "/security/user/authenticate", user: "operator:wrong").status == 401) }
@@ -242,6 +242,12 @@ import Testing
         #expect(blocked.status == 403 && blocked.body.contains("\"error\": 6000"), "\(blocked)")
         // The right password does not unblock the address either; another address still logs in.
         #expect(try api.call("POST", "/security/user/authenticate", user: "operator:Op3rator-pass").status == 403)
-        #expect(try api.call("POST", "/security/user/authenticate", user: "operator:Op3rator-pass", from: "127.0.0.2").status == 200)
+        let other = try api.call("POST", "/security/user/authenticate", user: "operator:Op3rator-pass", from: "127.0.0.2")
+        #expect(other.status == 200)
+        // Tokens last auth_token_exp_timeout (1 s here): the token is refused once it has expired.
+        let short = (try? JSONParser.parse(Array(other.body.utf8)))?["data"]?["token"]?.stringValue ?? ""
+        var expired: (status: Int, body: String) = (0, "")
+        #expect(waitUntil(15) { expired = (try? api.call("GET", "/agents/summary/status", token: short, from: "127.0.0.2")) ?? (0, ""); return expired.status == 401 })
+        #expect(expired.body == #"{"title": "Unauthorized", "detail": "Invalid token"}"#, "\(expired)")
     }
 }
