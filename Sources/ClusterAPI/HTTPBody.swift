@@ -1,4 +1,7 @@
 import Common
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the API sends for a DAPI outcome: the rendered result (`render()`), with the framework's dates
 /// (`{"__wazuh_datetime__": "<iso>"}` on the wire) written as their ISO text, as the API's JSON encoder
@@ -17,8 +20,8 @@ enum HTTPBody {
     /// (it is most of a listing), the rest parsed as usual. nil when `bytes` is not such an answer in the
     /// order 4.8.1 and clusterd write it; the caller decodes it then.
     static func renderedAffectedItems(_ bytes: [UInt8]) -> (rendered: JSONValue, failed: Int, affected: Int)? {
-        guard bytes.count > affectedPrefix.count, bytes.starts(with: affectedPrefix),
-              let end = skipValue(bytes, from: affectedPrefix.count), bytes[affectedPrefix.count] == UInt8(ascii: "[") else { return nil }
+        guard bytes.count > affectedPrefix.count, bytes.starts(with: affectedPrefix), bytes[affectedPrefix.count] == UInt8(ascii: "["),
+              let end = itemsEnd(bytes) else { return nil }
         let span = Array(bytes[affectedPrefix.count..<end])
         let rest = affectedPrefix + Array("[]".utf8) + bytes[end...]
         guard case .affected(let a) = DapiOutcome.decode(rest) else { return nil }
@@ -26,6 +29,26 @@ enum HTTPBody {
         data["affected_items"] = .raw(RawJSON(span))
         top["data"] = .object(data)
         return (.object(top), a.totalFailedItems, a.totalAffectedItems)
+    }
+
+    static let afterItems = Array(#"], "sort_fields": "#.utf8)
+
+    /// The end of the item list: the `]` of the last `], "sort_fields": ` (the top-level key that follows
+    /// the items; what comes after them holds no such key), checked by scanning the list when the answer is
+    /// small, found from the end otherwise.
+    static func itemsEnd(_ bytes: [UInt8]) -> Int? {
+        let start = affectedPrefix.count
+        let n = afterItems.count
+        var i = bytes.count - n
+        while i >= start {
+            if bytes[i] == 0x5D && bytes[i + 1] == 0x2C && bytes[i..<(i + n)].elementsEqual(afterItems) {
+                // The list must be one value from its `[` to this `]`.
+                if bytes.count < 64 << 10 { return skipValue(bytes, from: start) == i + 1 ? i + 1 : nil }
+                return i + 1
+            }
+            i -= 1
+        }
+        return nil
     }
 
     /// The index just past the JSON value starting at `i` (nil for text that is not one).
@@ -93,17 +116,17 @@ enum HTTPBody {
 
     static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
         guard needle.count <= hay.count, from <= hay.count - needle.count else { return nil }
-        return hay.withUnsafeBufferPointer { h in
-            needle.withUnsafeBufferPointer { n in
+        // memchr to each candidate first byte, then a compare (memmem is not exported by Glibc's module).
+        return hay.withUnsafeBytes { h in
+            needle.withUnsafeBytes { n in
+                let base = h.baseAddress!
                 var i = from
                 let last = h.count - n.count
                 while i <= last {
-                    if h[i] == n[0] {
-                        var k = 1
-                        while k < n.count && h[i + k] == n[k] { k += 1 }
-                        if k == n.count { return i }
-                    }
-                    i += 1
+                    guard let p = memchr(base + i, Int32(n[0]), last - i + 1) else { return nil }
+                    let at = base.distance(to: UnsafeRawPointer(p))
+                    if memcmp(base + at, n.baseAddress!, n.count) == 0 { return at }
+                    i = at + 1
                 }
                 return nil
             }

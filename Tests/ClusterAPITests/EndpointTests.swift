@@ -241,3 +241,24 @@ func jsonEqualUnordered(_ a: JSONValue, _ b: JSONValue) -> Bool {
         #expect(String(decoding: HTTPBody.bytes(v, pretty: true), as: UTF8.self).contains(#""a": "2026-12-01T22:14:15+00:00""#))
     }
 }
+
+@Suite struct FastListingTests {
+    /// A large answer (found from its end): the same body as the decoded answer, even with items whose
+    /// strings hold the marker text.
+    @Test func largeAnswersRenderAsDecoded() throws {
+        var a = AffectedItems(allMsg: "all", someMsg: "some", noneMsg: "none")
+        a.affectedItems = (0..<800).map { i in
+            ["id": .string(String(format: "%03d", i)), "name": .string(#"x], "sort_fields": ["# + String(repeating: "y", count: 80)),
+             "lastKeepAlive": ["__wazuh_datetime__": "2026-12-01T22:14:36+00:00"]]
+        }
+        a.totalAffectedItems = 800
+        a.addFailed(id: "999", error: .notFound(1701))
+        let wire = DapiOutcome.affected(a).bytes
+        #expect(wire.count > 64 << 10)
+        let fast = try #require(HTTPBody.renderedAffectedItems(wire))
+        #expect(HTTPBody.bytes(fast.rendered, pretty: false) == HTTPBody.bytes(a.rendered, pretty: false))
+        #expect(fast.failed == 1 && fast.affected == 800)
+        // Not an affected-items answer: nil, the caller decodes it.
+        #expect(HTTPBody.renderedAffectedItems(DapiOutcome.result(WazuhResultValue(JSONObject([("x", 1)]))).bytes) == nil)
+    }
+}
