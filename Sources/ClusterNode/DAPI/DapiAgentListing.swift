@@ -24,11 +24,9 @@ enum DapiAgentListing {
         return !existing.isEmpty
     }
 
-    /// `wazuh.agent.get_agents`.
-    static func getAgents(_ call: DapiCall) throws(WazuhException) -> DapiOutcome {
-        var result = agentsResult()
-        var query = try DapiAgentSupport.query(call)
-        _ = try query.compile()  // a bad request is an error even when no listed agent exists
+    /// The listed agents of `query` (restricted to `agent_list`, whose missing ids become failed items).
+    static func page(_ q: AgentQuery, _ call: DapiCall, into r: AffectedItems) throws(WazuhException) -> DapiOutcome {
+        var (query, result) = (q, r)
         guard try restrict(&query, to: call.stringList("agent_list"), store: call.env.store, result: &result) else {
             return .affected(result)
         }
@@ -39,22 +37,21 @@ enum DapiAgentListing {
         return .affected(result)
     }
 
+    /// `wazuh.agent.get_agents`.
+    static func getAgents(_ call: DapiCall) throws(WazuhException) -> DapiOutcome {
+        let query = try DapiAgentSupport.query(call)
+        _ = try query.compile()  // a bad request is an error even when no listed agent exists
+        return try page(query, call, into: agentsResult())
+    }
+
     /// `wazuh.agent.get_agents_in_group`: `get_agents` of the members of `group_list[0]`; a group that
     /// does not exist is `WazuhResourceNotFound(1710)`.
     static func getAgentsInGroup(_ call: DapiCall) throws(WazuhException) -> DapiOutcome {
         guard let group = try call.stringList("group_list")?.first else { throw call.badArgument("group_list", "a list with one group") }
         guard DapiAgentSupport.groupExists(call.env, group) else { throw .notFound(1710, group) }
-        var result = agentsResult()
         var query = try DapiAgentSupport.query(call)
         query.filters.append(("group", [group]))
-        guard try restrict(&query, to: call.stringList("agent_list"), store: call.env.store, result: &result) else {
-            return .affected(result)
-        }
-        let compiled = try query.compile()
-        let listing = try DapiAgentSupport.store { () throws(StoreError) in try call.env.store.listAgents(compiled) }
-        result.affectedItems = listing.items
-        result.totalAffectedItems = listing.total
-        return .affected(result)
+        return try page(query, call, into: agentsResult())
     }
 
     /// `wazuh.agent.get_agents_summary_status`: agents (not the manager) by connection status and by

@@ -46,7 +46,9 @@ enum DapiClusterFunctions {
         var items = answer["items"]?.arrayValue ?? []
         var total = Int(answer["totalItems"]?.intValue ?? Int64(items.count))
         if !q.isEmpty {
-            let filtered = try DapiItemQuery(q: q, offset: offset, limit: limit).apply(to: items)
+            var query = DapiItemQuery()
+            (query.q, query.offset, query.limit) = (q, offset, limit)
+            let filtered = try query.apply(to: items)
             (items, total) = (filtered.items, filtered.total)
         }
         result.affectedItems = items

@@ -15,6 +15,24 @@ struct DapiItemQuery {
     var offset = 0
     var limit: Int? = 500
 
+    init() {}
+
+    /// The listing kwargs the framework's file and log functions take (`search_text`,
+    /// `complementary_search`, `search_in_fields`, `q`, `sort_by`, `sort_ascending`, `select`, `distinct`,
+    /// `offset`, `limit`).
+    init(_ call: DapiCall) throws(WazuhException) {
+        searchText = try call.string("search_text")
+        complementarySearch = try call.bool("complementary_search") ?? false
+        searchFields = try call.stringList("search_in_fields")
+        q = try call.string("q")
+        sortFields = try call.stringList("sort_by") ?? []
+        sortAscending = try call.bool("sort_ascending") ?? true
+        select = try call.stringList("select")
+        distinct = try call.bool("distinct") ?? false
+        offset = try call.int("offset") ?? 0
+        limit = try call.int("limit") ?? 500
+    }
+
     func apply(to input: [JSONValue]) throws(WazuhException) -> (items: [JSONValue], total: Int) {
         var items = input
         if let searchText, !searchText.isEmpty {

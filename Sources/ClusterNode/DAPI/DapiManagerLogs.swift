@@ -45,17 +45,7 @@ enum DapiManagerLogs {
         var entries = try read(home: call.env.home)
         if let level = try call.string("level"), !level.isEmpty { entries = entries.filter { $0.level == level } }
         if let tag = try call.string("tag"), !tag.isEmpty { entries = entries.filter { $0.tag == tag } }
-        var query = DapiItemQuery()
-        query.searchText = try call.string("search_text")
-        query.complementarySearch = try call.bool("complementary_search") ?? false
-        query.searchFields = try call.stringList("search_in_fields")
-        query.q = try call.string("q")
-        query.sortFields = try call.stringList("sort_by") ?? []
-        query.sortAscending = try call.bool("sort_ascending") ?? true
-        query.select = try call.stringList("select")
-        query.distinct = try call.bool("distinct") ?? false
-        query.offset = try call.int("offset") ?? 0
-        query.limit = try call.int("limit") ?? 500
+        let query = try DapiItemQuery(call)
         if let select = query.select, let bad = select.first(where: { !["timestamp", "tag", "level", "description"].contains($0) }) {
             throw WazuhException.error(1724, bad)
         }

@@ -23,17 +23,7 @@ enum DapiListFunctions {
         var items = lists(call.env.home)
         if let names = try call.stringList("filename") { items = items.filter { names.contains($0.filename) } }
         if let dir = try call.string("relative_dirname") { items = items.filter { $0.dir == dir } }
-        var query = DapiItemQuery()
-        query.searchText = try call.string("search_text")
-        query.complementarySearch = try call.bool("complementary_search") ?? false
-        query.searchFields = try call.stringList("search_in_fields")
-        query.q = try call.string("q")
-        query.sortFields = try call.stringList("sort_by") ?? []
-        query.sortAscending = try call.bool("sort_ascending") ?? true
-        query.select = try call.stringList("select")
-        query.distinct = try call.bool("distinct") ?? false
-        query.offset = try call.int("offset") ?? 0
-        query.limit = try call.int("limit") ?? 500
+        let query = try DapiItemQuery(call)
         let json: [JSONValue] = items.map { .object(JSONObject([("filename", .string($0.filename)), ("relative_dirname", .string($0.dir))])) }
         (result.affectedItems, result.totalAffectedItems) = try query.apply(to: json)
         return .affected(result)

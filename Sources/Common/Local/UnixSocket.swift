@@ -98,22 +98,9 @@ public final class UnixSocket {
     /// deadline, `[]` at end of stream.
     public func receive(until deadline: Duration, clock: any LocalClock,
                         maxBytes: Int = 65536) throws(LocalClientError) -> [UInt8]? {
-        while true {
-            switch clock.waitForInput(on: fd, until: deadline) {
-            case .deadline: return nil
-            case .failed(let code):
-                throw .io(operation: "poll", path: path, errno: code, reason: String(cString: strerror(code)))
-            case .input: break
-            }
-            var buffer = [UInt8](repeating: 0, count: maxBytes)
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, maxBytes, 0) }
-            if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                if errno == ECONNRESET { return [] }
-                throw Self.ioError("recv", path)
-            }
-            return Array(buffer.prefix(n))
-        }
+        var buffer: [UInt8] = []
+        guard try receive(appendingTo: &buffer, until: deadline, clock: clock, maxBytes: maxBytes) != nil else { return nil }
+        return buffer
     }
 
     /// `receive(until:clock:)` appending straight to `buffer` (no intermediate arrays): the number of bytes
