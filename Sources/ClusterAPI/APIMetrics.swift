@@ -5,7 +5,7 @@ import Prometheus
 /// `GET /metrics` (Prometheus text): the API's own requests and DAPI calls (counters, latency
 /// histograms), and the cluster's state read at each scrape from this node's daemon (`get_health` and the
 /// agents summary): per node connection, keep-alive age, integrity / agent-info / agent-groups timings
-/// and file counts, agents by status and active agents per node.
+/// and file counts, agents by status, and agents per node and status.
 public final class APIMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     static let latencyBuckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -77,6 +77,16 @@ public final class APIMetrics: Sendable {
         if case .result(let r)? = try? await client.dapi(summary), let connection = r.result["data"]?["connection"]?.objectValue {
             for (status, count) in connection where status != "total" {
                 gauge("agents", "", "Agents by connection status", [("status", status)], Double(count.intValue ?? 0))
+            }
+        }
+        let byNode = LocalDapiClient.body(module: "api.cluster_api", qualname: "agents_by_node_and_status", kwargs: JSONObject(),
+                                          requestType: "local_master", waitForComplete: false, broadcasting: false, nodes: [],
+                                          user: "metrics", apiTimeout: 10)
+        if case .result(let r)? = try? await client.dapi(byNode), let items = r.result["items"]?.arrayValue {
+            for item in items {
+                gauge("node_agents", "", "Agents by the node they report to and connection status",
+                      [("node", item["node_name"]?.stringValue ?? ""), ("status", item["status"]?.stringValue ?? "")],
+                      Double(item["count"]?.intValue ?? 0))
             }
         }
         text += cluster.emitToString()

@@ -202,6 +202,7 @@ import Testing
         let metrics = try m.call("GET", "/metrics")
         #expect(metrics.status == 200 && metrics.body.contains("wazuh_api_dapi_requests_total{function=\"get_agents\",outcome=\"ok\"}"))
         #expect(metrics.body.contains("wazuh_cluster_node_connected{node=\"worker2\",type=\"worker\"} 1"), "\(metrics.body.suffix(1500))")
+        #expect(metrics.body.contains("wazuh_cluster_node_agents{node=\"worker2\",status=\"active\"} 2"), "\(metrics.body.suffix(1500))")
         let ui = try m.call("GET", "/ui/")
         #expect(ui.status == 200 && ui.body.contains("<title>Wazuh cluster status</title>"))
         // The page rendered by a real browser (headless Chromium) shows every node.

@@ -6,7 +6,17 @@ import Foundation
 enum DapiClusterAPIFunctions {
     static let table: [DapiEntry] = [
         DapiEntry("api.cluster_api", "revoke_tokens", .blocking({ try revokeTokens($0) })),
+        DapiEntry("api.cluster_api", "agents_by_node_and_status", .blocking({ try agentsByNodeAndStatus($0) })),
     ]
+
+    /// For `/metrics` (`local_master`): `{"items": [{"node_name", "status", "count"}]}` from the master's
+    /// agent database, agents other than the manager.
+    static func agentsByNodeAndStatus(_ call: DapiCall) throws(WazuhException) -> DapiOutcome {
+        let rows: [(node: String, status: String, count: Int)]
+        do { rows = try call.env.store.countsByNodeAndStatus() } catch { throw .internal(2008, "\(error)") }
+        let items: [JSONValue] = rows.map { ["node_name": .string($0.node), "status": .string($0.status), "count": .int(Int64($0.count))] }
+        return .result(WazuhResultValue(JSONObject([("items", .array(items))])))
+    }
 
     /// `PUT /security/user/revoke` from any node (`local_master`): the master's `etc/cluster-api/revoked`
     /// stamp moves to now (never back), so every token issued before it is refused on every node once the

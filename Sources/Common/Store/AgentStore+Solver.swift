@@ -37,3 +37,19 @@ extension AgentStore {
         }
     }
 }
+
+extension AgentStore {
+    /// Agents (not the manager) counted by the node they report to and their connection status.
+    public func countsByNodeAndStatus() throws(StoreError) -> [(node: String, status: String, count: Int)] {
+        try reading { (db: SQLiteConnection) throws(StoreError) -> [(node: String, status: String, count: Int)] in
+            let stmt = try db.statement("""
+                SELECT COALESCE(node_name, ''), connection_status, count(*) FROM agent WHERE id != 0
+                GROUP BY 1, 2 ORDER BY 1, 2
+                """)
+            defer { stmt.reset() }
+            var out: [(node: String, status: String, count: Int)] = []
+            while try stmt.step() { out.append((stmt.text(0) ?? "", stmt.text(1) ?? "", stmt.int(2) ?? 0)) }
+            return out
+        }
+    }
+}
