@@ -60,6 +60,27 @@ enum DapiRulesetFiles {
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// A write of one file (`relative`): `body` does it; the file is the affected item, or the failed one
+    /// when `body` throws an item error (other errors abort the call).
+    static func singleFile(_ relative: String, allMsg: String, noneMsg: String, _ body: () throws -> Void) throws -> DapiOutcome {
+        var result = AffectedItems(allMsg: allMsg, noneMsg: noneMsg)
+        do {
+            try body()
+            result.affectedItems = [.string(relative)]
+        } catch let e as WazuhException where isItemError(e) {
+            result.addFailed(id: relative, error: e)
+        }
+        result.totalAffectedItems = result.affectedItems.count
+        return .affected(result)
+    }
+
+    /// Removes a user file: 1906 when there is none, 1907 when it cannot be removed.
+    static func removeUserFile(home: String, relative: String) throws(WazuhException) {
+        let path = home + "/" + relative
+        guard exists(path) else { throw WazuhException.error(1906) }
+        if unlink(path) != 0 { throw WazuhException.error(1907) }
+    }
+
     static func readText(_ path: String) throws(SystemCallError) -> String {
         String(decoding: try FileIO.readAll(path: path), as: UTF8.self)
     }

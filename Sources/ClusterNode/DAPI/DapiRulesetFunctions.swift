@@ -89,47 +89,33 @@ enum DapiRulesetFunctions {
         }
 
         func upload(_ call: DapiCall) throws -> DapiOutcome {
-            var result = AffectedItems(allMsg: uploadMsgs.all, noneMsg: uploadMsgs.none)
             let filename = try call.string("filename") ?? ""
             let content = try call.string("content") ?? ""
             let overwrite = try call.bool("overwrite") ?? false
             let relative = userDir + "/" + filename
             let dir = try call.string("relative_dirname")
-            do {
+            return try DapiRulesetFiles.singleFile(relative, allMsg: uploadMsgs.all, noneMsg: uploadMsgs.none) {
                 try DapiRulesetFiles.checkUserDir(dir, user: userDir)
                 try DapiRulesetFiles.checkName(filename, xml: true)
                 if content.isEmpty { throw WazuhException.error(1112) }
                 if let problem = DapiRulesetFiles.xmlProblem(content) { throw WazuhException.error(1113, problem) }
                 let path = call.env.home + "/" + relative
                 if !overwrite && DapiRulesetFiles.exists(path) { throw WazuhException.error(1905) }
-                do { try DapiRulesetFiles.writeAtomically(path, content) } catch {
+                do throws(SystemCallError) { try DapiRulesetFiles.writeAtomically(path, content) } catch {
                     throw WazuhException.error(1005, "\(relative): \(error.reason)")
                 }
-                result.affectedItems = [.string(relative)]
-            } catch let e as WazuhException where DapiRulesetFiles.isItemError(e) {
-                result.addFailed(id: relative, error: e)
             }
-            result.totalAffectedItems = result.affectedItems.count
-            return .affected(result)
         }
 
         func delete(_ call: DapiCall) throws -> DapiOutcome {
-            var result = AffectedItems(allMsg: deleteMsgs.all, noneMsg: deleteMsgs.none)
             let filename = try call.stringList("filename")?.first ?? ""
             let relative = userDir + "/" + filename
             let dir = try call.string("relative_dirname")
-            do {
+            return try DapiRulesetFiles.singleFile(relative, allMsg: deleteMsgs.all, noneMsg: deleteMsgs.none) {
                 try DapiRulesetFiles.checkUserDir(dir, user: userDir)
                 try DapiRulesetFiles.checkName(filename, xml: true)
-                let path = call.env.home + "/" + relative
-                guard DapiRulesetFiles.exists(path) else { throw WazuhException.error(1906) }
-                if unlink(path) != 0 { throw WazuhException.error(1907) }
-                result.affectedItems = [.string(relative)]
-            } catch let e as WazuhException where DapiRulesetFiles.isItemError(e) {
-                result.addFailed(id: relative, error: e)
+                try DapiRulesetFiles.removeUserFile(home: call.env.home, relative: relative)
             }
-            result.totalAffectedItems = result.affectedItems.count
-            return .affected(result)
         }
     }
 

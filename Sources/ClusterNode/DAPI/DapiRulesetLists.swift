@@ -96,12 +96,11 @@ enum DapiListFunctions {
     }
 
     static func upload(_ call: DapiCall) throws -> DapiOutcome {
-        var result = AffectedItems(allMsg: "CDB list file uploaded successfully", noneMsg: "Could not upload CDB list file")
         let filename = try call.string("filename") ?? ""
         let content = try call.string("content") ?? ""
         let overwrite = try call.bool("overwrite") ?? false
         let relative = userDir + "/" + filename
-        do {
+        return try DapiRulesetFiles.singleFile(relative, allMsg: "CDB list file uploaded successfully", noneMsg: "Could not upload CDB list file") {
             try DapiRulesetFiles.checkName(filename, xml: false)
             if content.isEmpty { throw WazuhException.error(1112) }
             if parse(content) == nil { throw badFormat(relative) }
@@ -110,31 +109,18 @@ enum DapiListFunctions {
             if lists(call.env.home).contains(where: { $0.filename == filename && $0.dir != userDir }) {
                 throw WazuhException.error(1805)
             }
-            do { try DapiRulesetFiles.writeAtomically(path, content) } catch {
+            do throws(SystemCallError) { try DapiRulesetFiles.writeAtomically(path, content) } catch {
                 throw WazuhException.error(1806, "\(relative): \(error.reason)")
             }
-            result.affectedItems = [.string(relative)]
-        } catch let e as WazuhException where DapiRulesetFiles.isItemError(e) {
-            result.addFailed(id: relative, error: e)
         }
-        result.totalAffectedItems = result.affectedItems.count
-        return .affected(result)
     }
 
     static func delete(_ call: DapiCall) throws -> DapiOutcome {
-        var result = AffectedItems(allMsg: "CDB list file was successfully deleted", noneMsg: "Could not delete CDB list file")
         let filename = try call.stringList("filename")?.first ?? ""
         let relative = userDir + "/" + filename
-        do {
+        return try DapiRulesetFiles.singleFile(relative, allMsg: "CDB list file was successfully deleted", noneMsg: "Could not delete CDB list file") {
             try DapiRulesetFiles.checkName(filename, xml: false)
-            let path = call.env.home + "/" + relative
-            guard DapiRulesetFiles.exists(path) else { throw WazuhException.error(1906) }
-            if unlink(path) != 0 { throw WazuhException.error(1907) }
-            result.affectedItems = [.string(relative)]
-        } catch let e as WazuhException where DapiRulesetFiles.isItemError(e) {
-            result.addFailed(id: relative, error: e)
+            try DapiRulesetFiles.removeUserFile(home: call.env.home, relative: relative)
         }
-        result.totalAffectedItems = result.affectedItems.count
-        return .affected(result)
     }
 }
