@@ -17,7 +17,7 @@ final class DapiMasterTestNode: @unchecked Sendable {
         }
         let config = ClusterConfig(name: "wazuh", nodeName: name, nodeType: type, key: "WazuhPeerTestKey0123456789abcdef")
         let log = try ClusterLog(path: home + "/logs/cluster.log", level: .debug, mirrorToStderr: false)
-        ctx = try NodeContext(home: home, config: config, options: InternalOptions(), log: log, pool: CPUPool(threads: 2))
+        ctx = try NodeContext(home: home, config: config, options: InternalOptions(), log: log, pool: Self.pool)
         store = try AgentStore.open(home: home, nodeName: name)
         dapi = DapiNode(ctx: ctx, store: store, clients: LocalClients())
     }
@@ -29,11 +29,10 @@ final class DapiMasterTestNode: @unchecked Sendable {
         return Array(#"{"f": {"__callable__": {"__name__": "\#(name)", "__module__": "\#(module)", "__qualname__": "\#(qualname)", "__type__": "function"}}, "f_kwargs": \#(kwargs)\#(extra)}"#.utf8)
     }
 
-    deinit {
-        let pool = ctx.pool
-        Task { await pool.shutdown() }
-        try? FileManager.default.removeItem(atPath: home)
-    }
+    /// One pool for every test node, for the life of the test process (nothing to shut down per node).
+    static let pool = CPUPool(threads: 2)
+
+    deinit { try? FileManager.default.removeItem(atPath: home) }
 }
 
 @Suite struct DapiNodeTests {
