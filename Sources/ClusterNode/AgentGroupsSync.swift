@@ -71,8 +71,7 @@ extension Master {
                                    "payload": ["mode": "override", "sync_status": "synced"],
                                    "chunks": .array(chunks.map { .string($0) })]
         do {
-            let id = try await worker.link.sendString(Array(envelope.pythonText.utf8))
-            _ = try await worker.link.request(full ? "syn_g_m_w_c" : "syn_g_m_w", text: id)
+            _ = try await worker.link.sendString(Array(envelope.pythonText.utf8), then: full ? "syn_g_m_w_c" : "syn_g_m_w") { Array($0.utf8) }
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error sending agent-groups information to \(worker.name): \(error)")
         }

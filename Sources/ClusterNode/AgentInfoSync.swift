@@ -64,8 +64,7 @@ extension WorkerSession {
             ctx.log.debug(tag: tag, subtag: subtag, "Sending chunks.")
             let bytes = PythonJSONEncoder().encodeBytes(envelope)  // json.dumps text, without a String copy
             let encoded = Date()
-            let id = try await link.sendString(bytes)
-            _ = try await link.request("syn_a_w_m", text: id)
+            _ = try await link.sendString(bytes, then: "syn_a_w_m") { Array($0.utf8) }
             ctx.log.debug(tag: tag, subtag: subtag, "Sent \(bytes.count) bytes (encoded in \(String(format: "%.3fs", encoded.timeIntervalSince(start))), sent in \(elapsed(since: encoded))).")
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing agent info: \(error)")

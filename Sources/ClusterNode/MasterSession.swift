@@ -69,8 +69,7 @@ actor MasterSession {
                 switch result {
                 case .success(let reply):
                     do {
-                        let id = try await link.sendString(reply)
-                        _ = try await link.request("sendsyn_res", text: "\(client) \(id)")
+                        _ = try await link.sendString(reply, then: "sendsyn_res") { Array("\(client) \($0)".utf8) }
                     } catch {
                         self.ctx.log.error(tag: "Master", subtag: "SendSync", "Error in SendSync (parameters \(origin)): \(error)")
                     }

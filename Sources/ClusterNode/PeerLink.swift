@@ -328,21 +328,6 @@ public actor PeerLink {
         return try await finish(last)
     }
 
-    /// Sends `data` as a long string (`new_str` + `str_upd`…) and returns its ID on the peer.
-    public func sendString(_ data: [UInt8]) async throws -> String {
-        let created = try await request("new_str", text: String(data.count))
-        guard case .ok(let idBytes) = created else { throw WazuhException.cluster(3016, created.text) }
-        let id = String(decoding: idBytes, as: UTF8.self)
-        let slice = WireLimits.requestChunk - idBytes.count - 1
-        var offset = 0
-        repeat {
-            let end = min(data.count, offset + slice)
-            _ = try await request("str_upd", idBytes + [0x20] + data[offset..<end])
-            offset = end
-        } while offset < data.count
-        return id
-    }
-
     // MARK: files
 
     private func fileCommand(_ message: WireMessage) -> Reply {
