@@ -34,3 +34,34 @@ import Testing
         }
     }
 }
+
+/// The reference the raw rows are checked against: each row as a `JSONValue` tree (the framework shape:
+/// padded ids, `os` nested and last, dates wrapped, `group` a list, NULL columns and a zero disconnection
+/// time left out).
+extension AgentStore {
+    static func render(_ stmt: SQLiteStatement, fields: [AgentField]) -> JSONValue {
+        var o = JSONObject()
+        var os = JSONObject()
+        for (i, field) in fields.enumerated() where !stmt.isNull(i) {
+            let value: JSONValue
+            switch field.kind {
+            case .id: value = .string(ClientKeys.paddedID(stmt.int(i) ?? 0))
+            case .text: value = .string(stmt.text(i) ?? "")
+            case .integer: value = .int(Int64(stmt.int(i) ?? 0))
+            case .date: value = WazuhDate.json(epoch: stmt.int(i) ?? 0)
+            case .dateNonZero:
+                let t = stmt.int(i) ?? 0
+                if t == 0 { continue }
+                value = WazuhDate.json(epoch: t)
+            case .groups: value = .array((stmt.text(i) ?? "").split(separator: ",").map { .string(String($0)) })
+            }
+            if let key = field.osKey { os[key] = value } else { o[field.name] = value }
+        }
+        if !os.isEmpty { o["os"] = .object(os) }
+        return .object(o)
+    }
+
+    static func renderJSON(_ stmt: SQLiteStatement, fields: [AgentField]) -> [UInt8] {
+        renderJSON(stmt, plan: RowPlan(fields))
+    }
+}

@@ -474,12 +474,11 @@ extension AgentStore {
         }
     }
 
-    static func renderJSON(_ stmt: SQLiteStatement, fields: [AgentField]) -> [UInt8] {
-        renderJSON(stmt, plan: RowPlan(fields))
-    }
 
-    /// `render` written straight to `json.dumps` text: the same keys in the same order (the `os` object
-    /// last), without building the tree. A 500-agent page is most of a `get_agents` answer.
+    /// One agent object written straight to `json.dumps` text, without building a tree (a 500-agent page
+    /// is most of a `get_agents` answer): the fields in order, `os.*` nested in an `os` object written last,
+    /// padded ids, dates wrapped, `group` a list, NULL columns and a zero disconnection time left out. The
+    /// tests check it byte for byte against a tree-built reference.
     static func renderJSON(_ stmt: SQLiteStatement, plan: RowPlan) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(768)
@@ -544,27 +543,6 @@ extension AgentStore {
     static let dateOpen = Array(#"{"__wazuh_datetime__": ""#.utf8)
     static let osKeyJSON = Array(#""os": "#.utf8)
 
-    static func render(_ stmt: SQLiteStatement, fields: [AgentField]) -> JSONValue {
-        var o = JSONObject()
-        var os = JSONObject()
-        for (i, field) in fields.enumerated() where !stmt.isNull(i) {
-            let value: JSONValue
-            switch field.kind {
-            case .id: value = .string(ClientKeys.paddedID(stmt.int(i) ?? 0))
-            case .text: value = .string(stmt.text(i) ?? "")
-            case .integer: value = .int(Int64(stmt.int(i) ?? 0))
-            case .date: value = WazuhDate.json(epoch: stmt.int(i) ?? 0)
-            case .dateNonZero:
-                let t = stmt.int(i) ?? 0
-                if t == 0 { continue }
-                value = WazuhDate.json(epoch: t)
-            case .groups: value = .array((stmt.text(i) ?? "").split(separator: ",").map { .string(String($0)) })
-            }
-            if let key = field.osKey { os[key] = value } else { o[field.name] = value }
-        }
-        if !os.isEmpty { o["os"] = .object(os) }
-        return .object(o)
-    }
 
     /// The ids among `ids` that exist.
     public func existingIDs(_ ids: [Int]) throws(StoreError) -> Set<Int> {
