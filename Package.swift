@@ -132,6 +132,11 @@ let package = Package(
             path: "Benchmarks/dapi-bench"
         ),
         .executableTarget(
+            name: "wdb-sim",
+            dependencies: ["Common"],
+            path: "Tools/wdb-sim"
+        ),
+        .executableTarget(
             name: "store-bench",
             dependencies: ["Common", "CSQLite"],
             path: "Benchmarks/store-bench"

@@ -49,9 +49,12 @@ extension WorkerSession {
         let reportReadError = { (error: String?) in
             if let error { log.error(tag: tag, subtag: subtag, "Could not obtain data from wazuh-db: \(error)") }
         }
-        if !complete {  // the reader failed before the last page: nothing is sent, as for any read error
+        if !complete {
+            // The reader failed before the last page (wazuh-db restarting, say). The pages read are sent
+            // all the same: wazuh-db marked their rows synced when it returned them, so dropping them (as
+            // 4.8.1 does) would leave the master without those rows until they change again. The rows not
+            // read yet are still syncreq and go next round.
             reportReadError(await readError)
-            chunks = []
         }
         ctx.log.debug(tag: tag, subtag: subtag, "Obtained \(chunks.count) chunks of data in \(elapsed(since: start)).")
         guard !chunks.isEmpty else {
@@ -68,10 +71,10 @@ extension WorkerSession {
             ctx.log.debug(tag: tag, subtag: subtag, "Sent \(bytes.count) bytes (encoded in \(String(format: "%.3fs", encoded.timeIntervalSince(start))), sent in \(elapsed(since: encoded))).")
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error synchronizing agent info: \(error)")
-            reportReadError(await readError)
+            if complete { reportReadError(await readError) }
             return 0
         }
-        reportReadError(await readError)  // a failed commit leaves the rows syncreq for the next round
+        if complete { reportReadError(await readError) }  // a failed commit leaves the rows syncreq for the next round
         return chunks.count
     }
 
@@ -147,11 +150,12 @@ extension MasterSession {
             let deadline = Date().addingTimeInterval(timeout)
             for chunk in chunks {
                 if Date() > deadline { return (updated, errors, true) }
-                do {
+                do throws(StoreError) {
                     _ = try store.syncAgentInfoSet(chunk)
                     updated += 1
                 } catch {
-                    errors.append("\(error)")
+                    // wazuh-db's own text, as 4.8.1 reports it; other failures name the database.
+                    errors.append(error.kind == .wazuhDB ? error.detail : error.description)
                 }
             }
             return (updated, errors, false)
@@ -199,7 +203,7 @@ extension ClusterLog {
     }
 }
 
-extension AgentStore {
+extension AgentBackend {
     /// `checkpoint()`, which the agent-info commands leave for after the round, on the CPU pool. A
     /// failure is only logged: the next write checkpoints again.
     func checkpointAfterRound(_ log: ClusterLog, pool: CPUPool, tag: String, subtag: String) async {

@@ -9,14 +9,14 @@ final class Master: Sendable {
     let ctx: NodeContext
     let registry: WorkerRegistry
     let integrity: MasterIntegrity
-    let store: AgentStore
+    let store: any AgentBackend
     let sendSync: SendSyncService
     /// The built-in registration service (authd's `add` / `remove`), also behind the DAPI's agent writes.
     let registration: RegistrationService?
     let dapi: DapiNode
     static let maxConnectionsPerIP = 10
 
-    init(ctx: NodeContext, store: AgentStore, dapi: DapiNode) {
+    init(ctx: NodeContext, store: any AgentBackend, dapi: DapiNode) {
         self.ctx = ctx
         self.store = store
         self.dapi = dapi

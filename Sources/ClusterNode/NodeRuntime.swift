@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// worker service, under one `ServiceGroup` that SIGTERM and SIGINT stop gracefully.
 public enum NodeRuntime {
     /// Runs the node until it is asked to stop; throws what ended it otherwise.
-    public static func run(_ ctx: NodeContext, store: AgentStore) async throws {
+    public static func run(_ ctx: NodeContext, store: any AgentBackend) async throws {
         // Every parallel loop of the library runs on the node's pool from now on, not on GCD's threads.
         ParallelLoop.install(ctx.pool.parallelLoop)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)

@@ -10,10 +10,10 @@ import Foundation
 /// which guards `cache`: ids and duplicate checks need them in order.
 final class RegistrationService: @unchecked Sendable {
     let ctx: NodeContext
-    let store: AgentStore
+    let store: any AgentBackend
     private let lock = NSLock()
 
-    init(ctx: NodeContext, store: AgentStore) {
+    init(ctx: NodeContext, store: any AgentBackend) {
         self.ctx = ctx
         self.store = store
     }

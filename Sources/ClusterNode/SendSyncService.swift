@@ -29,7 +29,7 @@ actor SendSyncService {
         ctx.log.debug(tag: "Master", subtag: "SendSync", "Receiving SendSync request (\(daemon)) from \(origin)")
         let text: [UInt8]
         if case .string(let s) = message { text = Array(s.utf8) } else { text = Array(message.pythonText.utf8) }
-        if daemon == "authd", let registration, !ctx.options.registrationUsesAuthdSocket {
+        if daemon == "authd", let registration, !usesAuthdSocket {
             return .success(Array(await registration.handle(text).utf8))
         }
         guard let relative = Self.sockets[daemon] else {
@@ -47,6 +47,24 @@ actor SendSyncService {
             ctx.log.error(tag: "Master", subtag: "SendSync", "Error in SendSync (parameters \(daemon)): \(e)")
         }
         return result
+    }
+
+    /// An authd JSON request from the node itself (the DAPI's add_agent / delete_agents): where a worker's
+    /// registrations go, with authd's own error shape when its socket cannot be reached.
+    func authd(_ text: [UInt8]) async -> String {
+        if let registration, !usesAuthdSocket { return await registration.handle(text) }
+        let path = ctx.home + "/" + Self.sockets["authd"]!
+        switch await ctx.pool.result({ Self.exchange(path: path, message: text, timeout: 20) }) {
+        case .success(.success(let answer)): return String(decoding: answer, as: UTF8.self)
+        case .success(.failure(let e)): return RegistrationService.reply(error: 9001, "Cannot communicate with authd: \(e)")
+        case .failure(let e): return RegistrationService.reply(error: 9001, "Cannot communicate with authd: \(e)")
+        }
+    }
+
+    /// Whether registrations go to authd's socket: as configured, else when that socket exists (a Wazuh
+    /// manager's authd is running), checked per request so an authd started later is used.
+    var usesAuthdSocket: Bool {
+        ctx.options.registrationUsesAuthdSocket ?? FileManager.default.fileExists(atPath: ctx.home + "/" + Self.sockets["authd"]!)
     }
 
     /// One length-prefixed request and response on a daemon's Unix socket.

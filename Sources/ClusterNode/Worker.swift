@@ -13,11 +13,11 @@ final class Worker: Sendable {
     /// The link to the master while `hello` has been accepted; nil otherwise.
     private let current = Mutex<PeerLink?>(nil)
 
-    let store: AgentStore
+    let store: any AgentBackend
     let clients: LocalClients
     let dapi: DapiNode
 
-    init(ctx: NodeContext, store: AgentStore, clients: LocalClients, dapi: DapiNode) {
+    init(ctx: NodeContext, store: any AgentBackend, clients: LocalClients, dapi: DapiNode) {
         self.ctx = ctx
         self.store = store
         self.clients = clients

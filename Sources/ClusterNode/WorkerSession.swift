@@ -26,13 +26,13 @@ actor WorkerSession {
     var agentGroupsShell: DirectiveShell<NoJob, WorkerAgentGroups.Timer>!
     private var agentGroupsTimers: ShellTimers<WorkerAgentGroups.Timer>
 
-    let store: AgentStore
+    let store: any AgentBackend
     let clients: LocalClients
     nonisolated let dapi: DapiNode
     /// The master's package, unpacked while it arrives; the link tells it of each file it starts receiving.
     nonisolated let prefetch: PackagePrefetch
 
-    init(ctx: NodeContext, link: PeerLink, store: AgentStore, clients: LocalClients, dapi: DapiNode, prefetch: PackagePrefetch, eventLoop: any EventLoop) {
+    init(ctx: NodeContext, link: PeerLink, store: any AgentBackend, clients: LocalClients, dapi: DapiNode, prefetch: PackagePrefetch, eventLoop: any EventLoop) {
         self.ctx = ctx
         self.link = link
         self.store = store
@@ -295,8 +295,10 @@ actor WorkerSession {
     }
 
     /// After a sync that changed `client.keys`, the store follows it (as a Wazuh manager's database module
-    /// does on workers): agents with a key are inserted, agents without one deleted.
+    /// does on workers): agents with a key are inserted, agents without one deleted. With wazuh-db that
+    /// module is wazuh-modulesd's, and the node leaves it alone.
     private func loadClientKeys() async {
+        guard store.syncsClientKeys else { return }
         let tag = "Worker \(ctx.config.nodeName)"
         do {
             let (home, store) = (ctx.home, store)

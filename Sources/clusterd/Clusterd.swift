@@ -87,9 +87,15 @@ struct Clusterd: AsyncParsableCommand {
     }
 
     private func runNode(_ ctx: NodeContext) async throws {
-        let store: AgentStore
+        let store: any AgentBackend
         do {
-            store = try AgentStore.open(home: ctx.home, nodeName: ctx.config.nodeName)
+            let (backend, reason) = try AgentBackendChoice.open(home: ctx.home, nodeName: ctx.config.nodeName,
+                                                                choice: ctx.options.agentDatabase)
+            store = backend
+            ctx.log.info(tag: "Cluster", subtag: "Main", "Agent database: \(backend.backendDescription) (\(reason)).")
+            if backend is WazuhDBBackend && !FileManager.default.fileExists(atPath: WazuhDBClient.socketPath(home: ctx.home)) {
+                ctx.log.warning(tag: "Cluster", subtag: "Main", "wazuh-db is not listening yet on \(WazuhDBClient.socketPath(home: ctx.home)); the agent tasks retry every interval.")
+            }
         } catch {
             ctx.log.error(tag: "Cluster", subtag: "Main", "Cannot open the agent database: \(error)")
             if !f { FileHandle.standardError.write(Data("clusterd: cannot open the agent database: \(error)\n".utf8)) }

@@ -7,10 +7,22 @@ import Testing
     struct Trio {
         let base: String
         let master: Node, w1: Node, w2: Node
+        let backend: Backend
+        /// The wazuh-db stand-ins by node name (with the wazuh-db backend).
+        let wdb: [String: WdbSim]
 
-        init(_ label: String, intervals: [String: [String: Double]] = [:]) throws {
+        init(_ label: String, backend: Backend = .embedded, intervals: [String: [String: Double]] = [:],
+             wdbArgs: [String: [String]] = [:]) throws {
             let dir = Harness.tempDir(label)
             base = dir
+            self.backend = backend
+            var wdb: [String: WdbSim] = [:]
+            if backend == .wazuhDB {
+                for (name, worker) in [("master-node", false), ("worker1", true), ("worker2", true)] {
+                    wdb[name] = try WdbSim(home: dir + "/" + name, nodeName: name, worker: worker, extraArgs: wdbArgs[name] ?? [])
+                }
+            }
+            self.wdb = wdb
             // The group directory is made before the master starts (start-up keeps what its home holds).
             try FileManager.default.createDirectory(atPath: dir + "/master-node/etc/shared/web", withIntermediateDirectories: true)
             let (m, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0, intervals: intervals), in: dir)
@@ -30,7 +42,17 @@ import Testing
 
         func stop() {
             for n in [w1, w2, master] { n.stop() }
+            for sim in wdb.values { sim.stop() }
             try? FileManager.default.removeItem(atPath: base)
+        }
+
+        /// With wazuh-db: the node logged its choice, and no clusterd process has global.db open.
+        func checkBackend() {
+            for n in nodes {
+                let expected = backend == .wazuhDB ? "Agent database: wazuh-db at \(n.home)/queue/db/wdb" : "Agent database: embedded SQLite store"
+                #expect(n.log.contains(expected), "\(n.home): \(n.log.prefix(1500))")
+                if backend == .wazuhDB { #expect(ProcFS.openFiles(n.pid).allSatisfy { !$0.contains("global.db") }) }
+            }
         }
     }
 
@@ -47,8 +69,8 @@ import Testing
         try AgentStore.open(home: node.home, nodeName: name)
     }
 
-    @Test func registrationThroughAWorkerReachesEveryNode() throws {
-        let t = try Trio("register")
+    @Test(arguments: Backend.allCases) func registrationThroughAWorkerReachesEveryNode(backend: Backend) throws {
+        let t = try Trio("register", backend: backend)
         defer { t.stop() }
         let reply = try Self.register(through: t.w1.home, name: "web-01", group: "web")
         #expect(reply["error"]?.intValue == 0, "\(reply.pythonText)")
@@ -71,10 +93,11 @@ import Testing
             #expect(waitUntil(8) { (try? store.globalGroupHash()) == hash }, "\(name)'s global group hash")
             #expect(try store.agent(id: 1)?.groups == ["web"])
         }
+        t.checkBackend()
     }
 
-    @Test func keepalivesOnAWorkerReachTheMasterWithItsNodeName() throws {
-        let t = try Trio("keepalive")
+    @Test(arguments: Backend.allCases) func keepalivesOnAWorkerReachTheMasterWithItsNodeName(backend: Backend) throws {
+        let t = try Trio("keepalive", backend: backend)
         defer { t.stop() }
         for i in 1...3 { #expect(try Self.register(through: t.w2.home, name: "agent-\(i)")["error"]?.intValue == 0) }
         let w2Store = try Self.store(t.w2, "worker2")
@@ -91,10 +114,11 @@ import Testing
         #expect(control.status == 0, "\(control.err)")
         #expect(control.out.hasPrefix("ID   NAME     IP        STATUS  VERSION       NODE NAME  \n"))
         #expect(control.out.components(separatedBy: "worker2").count == 4)
+        t.checkBackend()
     }
 
-    @Test func localGroupDriftIsRepairedByAFullResync() throws {
-        let t = try Trio("fullsync", intervals: ["worker": ["agent_groups_mismatch_limit": 2]])
+    @Test(arguments: Backend.allCases) func localGroupDriftIsRepairedByAFullResync(backend: Backend) throws {
+        let t = try Trio("fullsync", backend: backend, intervals: ["worker": ["agent_groups_mismatch_limit": 2]])
         defer { t.stop() }
         #expect(try Self.register(through: t.master.home, name: "db-1", group: "web")["error"]?.intValue == 0)
         let w1Store = try Self.store(t.w1, "worker1")
@@ -109,8 +133,8 @@ import Testing
         #expect(try w1Store.agent(id: 1)?.groups == ["web"])
     }
 
-    @Test func registrationErrorsAreAuthdStyleAndWriteNothing() throws {
-        let t = try Trio("regerrors")
+    @Test(arguments: Backend.allCases) func registrationErrorsAreAuthdStyleAndWriteNothing(backend: Backend) throws {
+        let t = try Trio("regerrors", backend: backend)
         defer { t.stop() }
         #expect(try Self.register(through: t.w1.home, name: "dup")["error"]?.intValue == 0)
         let keys = { try? String(contentsOfFile: t.master.home + "/etc/client.keys", encoding: .utf8) }
@@ -170,15 +194,14 @@ import Testing
         deinit { close(fd) }
     }
 
-    @Test func registrationCanGoToARealAuthdSocket() throws {
+    @Test func registrationGoesToAuthdWhenItsSocketExists() throws {
         let base = Harness.tempDir("authd")
         defer { try? FileManager.default.removeItem(atPath: base) }
         let masterHome = base + "/master-node"
         let authdReply = #"{"error":0,"data":{"id":"042","name":"from-real-authd","ip":"any","key":"abc"}}"#
         let daemon = try FakeDaemon(path: masterHome + "/queue/sockets/auth", reply: authdReply)
-        // The option turned on in the master's override file.
-        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0,
-                                                           options: ["registration": ["use_authd_socket": true]]), in: base)
+        // No option: the socket's presence (a Wazuh manager's authd) is enough.
+        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0), in: base)
         let worker = try Node(home: try Harness.makeHome(.init(name: "worker1", port: port), in: base))
         defer { worker.stop(); master.stop() }
         #expect(waitUntil { worker.log.contains("Successfully connected to master.") })

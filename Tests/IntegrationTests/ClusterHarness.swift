@@ -282,6 +282,14 @@ enum ProcFS {
     static func openDescriptors(_ pid: Int32) -> Int? {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
     }
+
+    /// What the process's descriptors point at (`/proc/<pid>/fd/*` link targets).
+    static func openFiles(_ pid: Int32) -> [String] {
+        let dir = "/proc/\(pid)/fd"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + $0)
+        }
+    }
 }
 
 /// A blocking cluster client for tests: raw frames over TCP or a Unix socket, optional Fernet.

@@ -34,8 +34,8 @@ import Testing
 
     struct Cluster {
         let trio: AgentsClusterTests.Trio
-        init(_ label: String, intervals: [String: [String: Double]] = [:]) throws {
-            trio = try AgentsClusterTests.Trio(label, intervals: intervals)
+        init(_ label: String, backend: Backend = .embedded, intervals: [String: [String: Double]] = [:]) throws {
+            trio = try AgentsClusterTests.Trio(label, backend: backend, intervals: intervals)
             for i in 1...4 {
                 #expect(try AgentsClusterTests.register(through: trio.master.home, name: "agent-\(i)")["error"]?.intValue == 0)
             }
@@ -59,8 +59,8 @@ import Testing
         func stop() { trio.stop() }
     }
 
-    @Test func requestsAreSolvedWhereTheyCanBeAnswered() throws {
-        let c = try Cluster("dapi")
+    @Test(arguments: Backend.allCases) func requestsAreSolvedWhereTheyCanBeAnswered(backend: Backend) throws {
+        let c = try Cluster("dapi", backend: backend)
         defer { c.stop() }
 
         // get_agents from a worker's socket: local_master, solved on the master.
@@ -141,6 +141,7 @@ import Testing
             _ = try Self.call(c.master.home, Self.body("wazuh.manager", "get_basic_info", type: "distributed_master", fromCluster: true),
                               command: "dapi_fwd", forwardTo: "worker2")
         }
+        c.trio.checkBackend()
     }
 
     /// A forwarded request whose node stops answering ends with 3021 after `timeout_dapi_request`; the

@@ -11,7 +11,7 @@ enum DapiAgentListing {
 
     /// Restricts `query` to `agent_list`, adding a 1701 failed item for every id the database lacks.
     /// Returns false when no listed agent exists (nothing left to query).
-    static func restrict(_ query: inout AgentQuery, to list: [String]?, store: AgentStore, result: inout AffectedItems)
+    static func restrict(_ query: inout AgentQuery, to list: [String]?, store: any AgentBackend, result: inout AffectedItems)
         throws(WazuhException) -> Bool
     {
         guard let list else { return true }

@@ -28,7 +28,7 @@ public struct DapiEnvironment: Sendable {
     public let home: String
     public let config: ClusterConfig
     public let options: InternalOptions
-    public let store: AgentStore
+    public let store: any AgentBackend
     public let log: ClusterLog
     /// `get_nodes` items of the cluster (name, type, version, ip), as the master's `get_connected_nodes`
     /// lists them (the master itself first). On a worker, asked of the master.
@@ -39,7 +39,7 @@ public struct DapiEnvironment: Sendable {
     public let registration: (@Sendable (_ authdRequest: [UInt8]) async -> String)?
 
     public init(nodeName: String, isMaster: Bool, home: String, config: ClusterConfig, options: InternalOptions,
-                store: AgentStore, log: ClusterLog,
+                store: any AgentBackend, log: ClusterLog,
                 connectedNodes: @escaping @Sendable () async throws -> [JSONValue],
                 health: @escaping @Sendable ([String]?) async throws -> JSONValue,
                 registration: (@Sendable ([UInt8]) async -> String)?) {

@@ -16,7 +16,7 @@ enum DapiAnswer: Sendable, Equatable {
 /// as a task of the connection it came on, at most `maxConcurrent` executing at once.
 final class DapiNode: Sendable {
     let ctx: NodeContext
-    let store: AgentStore
+    let store: any AgentBackend
     let clients: LocalClients
     /// Requests forwarded to workers, waiting for their `dapi_res` (master).
     let pending = DapiPending()
@@ -26,7 +26,7 @@ final class DapiNode: Sendable {
     private let refused = Mutex<Set<String>>([])
     static let maxConcurrent = 64
 
-    init(ctx: NodeContext, store: AgentStore, clients: LocalClients) {
+    init(ctx: NodeContext, store: any AgentBackend, clients: LocalClients) {
         self.ctx = ctx
         self.store = store
         self.clients = clients
@@ -163,7 +163,7 @@ final class DapiNode: Sendable {
         if let master {
             connectedNodes = { await master.nodes() }
             health = { await master.health(filter: $0) }
-            if let service = master.registration { registration = { await service.handle($0) } }
+            registration = { await master.sendSync.authd($0) }
         } else {
             connectedNodes = {
                 let reply = try await Self.askMaster(worker, "get_nodes", Array(#"{"filter_node": null, "offset": 0, "limit": 500, "sort": null, "search": null, "select": null, "filter_type": "all", "distinct": false}"#.utf8))

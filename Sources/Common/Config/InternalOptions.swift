@@ -37,11 +37,24 @@ public struct InternalOptions: Sendable, Equatable {
 
     public init() {}
 
-    /// The 4.8.1 values.
     /// clusterd's own option (not in Wazuh's cluster.json): send agent registrations (`sendsync` to
-    /// `authd`) to a real authd at `queue/sockets/auth` instead of the master's built-in service.
+    /// `authd`) to a real authd at `queue/sockets/auth` (true) or to the master's built-in service (false).
+    /// nil, the default: authd when that socket exists, as on a Wazuh manager.
     /// Set with `{"registration": {"use_authd_socket": true}}` in the override file.
-    public var registrationUsesAuthdSocket = false
+    public var registrationUsesAuthdSocket: Bool?
+
+    /// Which agent database the node uses (`{"agent_database": {"backend": "auto" | "embedded" | "wazuh-db"}}`).
+    public enum AgentDatabase: String, Sendable, CaseIterable {
+        /// wazuh-db when the home is a Wazuh manager's (`queue/db/wdb` or `bin/wazuh-db` exists), else embedded.
+        case auto
+        /// The embedded SQLite store at `queue/db/global.db`.
+        case embedded
+        /// wazuh-db over `queue/db/wdb`.
+        case wazuhDB = "wazuh-db"
+    }
+    public var agentDatabase: AgentDatabase = .auto
+
+    /// The 4.8.1 values.
 
     public static let defaults = InternalOptions()
 
@@ -91,6 +104,17 @@ public struct InternalOptions: Sendable, Equatable {
                     guard name == "use_authd_socket" else { throw fail("registration.\(name)", "unknown key; known keys: use_authd_socket") }
                     guard let flag = v.boolValue else { throw fail("registration.use_authd_socket", "expected true or false") }
                     options.registrationUsesAuthdSocket = flag
+                }
+                continue
+            }
+            if key == "agent_database" {
+                guard let section = value.objectValue else { throw fail("agent_database", "expected an object") }
+                for (name, v) in section {
+                    guard name == "backend" else { throw fail("agent_database.\(name)", "unknown key; known keys: backend") }
+                    guard let text = v.stringValue, let choice = AgentDatabase(rawValue: text) else {
+                        throw fail("agent_database.backend", "expected one of \(AgentDatabase.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), found \(v.pythonText)")
+                    }
+                    options.agentDatabase = choice
                 }
                 continue
             }

@@ -61,13 +61,13 @@ public struct AgentRecord: Sendable, Equatable {
     public var paddedID: String { ClientKeys.paddedID(id) }
 
     /// The SELECT list `init(row:)` reads, in order.
-    static let columns = """
-        id, name, ip, register_ip, internal_key, `group`, group_hash, group_sync_status, sync_status, node_name,
-        connection_status, disconnection_time, version, last_keepalive, date_add, os_name, os_version, os_platform,
-        os_arch, manager_host
-        """
+    static let columnList = [
+        "id", "name", "ip", "register_ip", "internal_key", "`group`", "group_hash", "group_sync_status", "sync_status",
+        "node_name", "connection_status", "disconnection_time", "version", "last_keepalive", "date_add", "os_name",
+        "os_version", "os_platform", "os_arch", "manager_host",
+    ]
 
-    init(row s: SQLiteStatement) {
+    init<Row: AgentRow>(row s: Row) {
         self.init(
             id: s.int(0) ?? 0, name: s.text(1) ?? "", ip: s.text(2), registerIP: s.text(3), key: s.text(4),
             groups: s.text(5).map { $0.split(separator: ",").map(String.init) } ?? [], groupHash: s.text(6),

@@ -45,50 +45,27 @@ extension AgentStore {
 
     /// The agent with `id` (0 = the manager), nil when there is none.
     public func agent(id: Int) throws(StoreError) -> AgentRecord? {
-        try locked { (s: inout State) throws(StoreError) -> AgentRecord? in
-            let stmt = try s.db.statement("SELECT \(AgentRecord.columns) FROM agent WHERE id = ?")
-            try stmt.bind([.int(Int64(id))])
-            defer { stmt.reset() }
-            return try stmt.step() ? AgentRecord(row: stmt) : nil
-        }
+        try reading { (db: SQLiteConnection) throws(StoreError) -> AgentRecord? in try AgentReads.agent(SQLiteReader(db: db), id: id) }
     }
 
     /// Agents in id order, the manager row included, optionally only those on `nodeNames` and with a
     /// `connection_status` in `statuses`.
     public func agents(nodeNames: [String]? = nil, statuses: [String]? = nil) throws(StoreError) -> [AgentRecord] {
-        var conditions: [String] = []
-        var values: [SQLValue] = []
-        for (column, list) in [("node_name", nodeNames), ("connection_status", statuses)] {
-            guard let list else { continue }
-            conditions.append("\(column) IN (\(list.map { _ in "?" }.joined(separator: ", ")))")
-            values += list.map { .text($0) }
-        }
-        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT \(AgentRecord.columns) FROM agent\(filter) ORDER BY id"
-        return try locked { (s: inout State) throws(StoreError) -> [AgentRecord] in
-            let stmt = try s.db.statement(sql)
-            try stmt.bind(values)
-            var out: [AgentRecord] = []
-            while try stmt.step() { out.append(AgentRecord(row: stmt)) }
-            return out
+        try reading { (db: SQLiteConnection) throws(StoreError) -> [AgentRecord] in
+            try AgentReads.agents(SQLiteReader(db: db), nodeNames: nodeNames, statuses: statuses)
         }
     }
 
     /// The id authd gives the next agent: one more than the highest id in use (ids are never reused while
-    /// a higher one exists, as authd's counter does).
+    /// a higher one exists, as authd's counter does). On the writer: a registration follows at once.
     public func nextFreeID() throws(StoreError) -> Int {
-        try locked { (s: inout State) throws(StoreError) -> Int in
-            try s.db.ints("SELECT COALESCE(MAX(id), 0) + 1 FROM agent").first ?? 1
-        }
+        try locked { (s: inout State) throws(StoreError) -> Int in try AgentReads.nextFreeID(SQLiteReader(db: s.db)) }
     }
 
     /// Agents (not the manager) with `connection_status = 'active'` reporting to `nodeName`: the health
     /// output's `n_active_agents`.
     public func countActive(nodeName: String) throws(StoreError) -> Int {
-        try locked { (s: inout State) throws(StoreError) -> Int in
-            try s.db.ints("SELECT count(*) FROM agent WHERE id != 0 AND connection_status = 'active' AND node_name = ?",
-                          [.text(nodeName)]).first ?? 0
-        }
+        try reading { (db: SQLiteConnection) throws(StoreError) -> Int in try AgentReads.countActive(SQLiteReader(db: db), nodeName: nodeName) }
     }
 
     /// Columns a keep-alive may set from `os` in `recordKeepalive`. Beyond the `os_*` columns the agent

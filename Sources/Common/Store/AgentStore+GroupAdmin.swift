@@ -5,25 +5,12 @@
 extension AgentStore {
     /// Agents per group name, for the groups of the `group` table (a group nobody belongs to counts 0).
     public func groupCounts() throws(StoreError) -> [String: Int] {
-        try locked { (s: inout State) throws(StoreError) -> [String: Int] in
-            let stmt = try s.db.statement(
-                "SELECT g.name, count(b.id_agent) FROM `group` g LEFT JOIN belongs b ON b.id_group = g.id GROUP BY g.id")
-            var out: [String: Int] = [:]
-            while try stmt.step() { out[stmt.text(0) ?? ""] = stmt.int(1) ?? 0 }
-            return out
-        }
+        try reading { (db: SQLiteConnection) throws(StoreError) -> [String: Int] in try AgentReads.groupCounts(SQLiteReader(db: db)) }
     }
 
     /// The groups of each of `ids` that exists (priority order); missing ids are absent from the result.
     public func groups(ofAgents ids: [Int]) throws(StoreError) -> [Int: [String]] {
-        let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
-        return try locked { (s: inout State) throws(StoreError) -> [Int: [String]] in
-            var out: [Int: [String]] = [:]
-            for id in try s.db.ints("SELECT id FROM agent WHERE id IN (SELECT value FROM json_each(?))", [.text(list)]) {
-                out[id] = try Self.groups(s.db, agent: Int64(id))
-            }
-            return out
-        }
+        try reading { (db: SQLiteConnection) throws(StoreError) -> [Int: [String]] in try AgentReads.groups(SQLiteReader(db: db), ofAgents: ids) }
     }
 
     /// Adds a row to the `group` table (nothing when it is there).

@@ -409,34 +409,9 @@ extension AgentStore {
     /// Runs a compiled query: the page of agent objects (framework shape: padded ids, `os` nested, dates
     /// wrapped, `group` a list, NULL columns and a zero disconnection time left out) and the total count.
     public func listAgents(_ query: CompiledAgentQuery) throws(StoreError) -> AgentListing {
-        let columns = query.fields.map(\.sql).joined(separator: ", ")
-        let distinct = query.distinct ? "DISTINCT " : ""
-        var sql = "SELECT \(distinct)\(columns) FROM agent\(query.whereSQL)"
-        if !query.orderSQL.isEmpty { sql += " ORDER BY " + query.orderSQL }
-        var pageValues = query.values
-        if query.limit != nil || query.offset > 0 {
-            sql += " LIMIT ? OFFSET ?"
-            pageValues += [.int(Int64(query.limit ?? -1)), .int(Int64(query.offset))]
-        }
-        let countSQL = query.distinct
-            ? "SELECT count(*) FROM (SELECT DISTINCT \(columns) FROM agent\(query.whereSQL))"
-            : "SELECT count(*) FROM agent\(query.whereSQL)"
         // On a reader of its own, in one read transaction: the count and the page see the same rows, and
         // pages render in parallel beside the writer.
-        return try reading { (db: SQLiteConnection) throws(StoreError) -> AgentListing in
-            try db.exec("BEGIN")
-            defer { try? db.exec("COMMIT") }
-            let total: Int = try Self.withStatement(db, countSQL, query.values) { (stmt: SQLiteStatement) throws(StoreError) -> Int in
-                try stmt.step() ? (stmt.int(0) ?? 0) : 0
-            }
-            let items = try Self.withStatement(db, sql, pageValues) { (stmt: SQLiteStatement) throws(StoreError) -> [JSONValue] in
-                var out: [JSONValue] = []
-                let plan = RowPlan(query.fields)
-                while try stmt.step() { out.append(.raw(RawJSON(Self.renderJSON(stmt, plan: plan)))) }
-                return out
-            }
-            return AgentListing(items: items, total: total)
-        }
+        try reading { (db: SQLiteConnection) throws(StoreError) -> AgentListing in try AgentReads.listAgents(SQLiteReader(db: db), query) }
     }
 
     /// Runs `body` on a statement prepared for this one query and finalized after: query texts vary with
@@ -479,7 +454,7 @@ extension AgentStore {
     /// is most of a `get_agents` answer): the fields in order, `os.*` nested in an `os` object written last,
     /// padded ids, dates wrapped, `group` a list, NULL columns and a zero disconnection time left out. The
     /// tests check it byte for byte against a tree-built reference.
-    static func renderJSON(_ stmt: SQLiteStatement, plan: RowPlan) -> [UInt8] {
+    static func renderJSON<Row: AgentRow>(_ stmt: Row, plan: RowPlan) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(768)
         var os: [UInt8] = []
@@ -546,23 +521,14 @@ extension AgentStore {
 
     /// The ids among `ids` that exist.
     public func existingIDs(_ ids: [Int]) throws(StoreError) -> Set<Int> {
-        let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
-        return try locked { (s: inout State) throws(StoreError) -> Set<Int> in
-            Set(try s.db.ints("SELECT id FROM agent WHERE id IN (SELECT value FROM json_each(?))", [.text(list)]))
-        }
+        try reading { (db: SQLiteConnection) throws(StoreError) -> Set<Int> in try AgentReads.existingIDs(SQLiteReader(db: db), ids) }
     }
 
     /// `get_agents_summary_status` counts over the agents (the manager left out): by connection status and
     /// by `group_config_status`.
     public func summaryCounts() throws(StoreError) -> (connection: [String: Int], configuration: [String: Int]) {
-        try locked { (s: inout State) throws(StoreError) -> (connection: [String: Int], configuration: [String: Int]) in
-            var connection: [String: Int] = [:]
-            var configuration: [String: Int] = [:]
-            let a = try s.db.statement("SELECT connection_status, count(*) FROM agent WHERE id != 0 GROUP BY connection_status")
-            while try a.step() { connection[a.text(0) ?? "", default: 0] += a.int(1) ?? 0 }
-            let b = try s.db.statement("SELECT group_config_status, count(*) FROM agent WHERE id != 0 GROUP BY group_config_status")
-            while try b.step() { configuration[b.text(0) ?? "", default: 0] += b.int(1) ?? 0 }
-            return (connection, configuration)
+        try reading { (db: SQLiteConnection) throws(StoreError) -> (connection: [String: Int], configuration: [String: Int]) in
+            try AgentReads.summaryCounts(SQLiteReader(db: db))
         }
     }
 }

@@ -1,3 +1,5 @@
+import CSQLite
+
 /// The store behind wazuh-db's text interface (PROTOCOL.md §6.1): a query such as
 /// `global sync-agent-groups-get {"condition":"all",…}` in, `"<ok|due|err> <payload>"` out. The daemon's
 /// sync tasks can hand over the `set_data_command` and chunks they receive, and answer with the same
@@ -10,8 +12,9 @@ extension AgentStore {
     public static let foreignKeyError = "Cannot execute Global database query; FOREIGN KEY constraint failed"
 
     /// Runs one wazuh-db global query and returns the response text. Never throws: failures are
-    /// `err <message>`, as wazuh-db answers them.
-    public func wazuhDB(_ query: String) -> String {
+    /// `err <message>`, as wazuh-db answers them. Pages of the sync commands stay under `maxResponseBytes`
+    /// (wazuh-db's own ceiling is 64 KiB less its 512-byte command reserve).
+    public func wazuhDB(_ query: String, maxResponseBytes: Int = 6_291_456) -> String {
         var rest = Substring(query)
         if rest.hasPrefix("global ") { rest = rest.dropFirst("global ".count) }
         let space = rest.firstIndex(of: " ") ?? rest.endIndex
@@ -20,7 +23,7 @@ extension AgentStore {
         do {
             switch command {
             case "sync-agent-info-get":
-                let r = try syncAgentInfoGet()
+                let r = try syncAgentInfoGet(maxResponseBytes: maxResponseBytes)
                 return "\(r.status) \(r.payload)"
             case "sync-agent-info-set":
                 let r = try syncAgentInfoSet(argument)
@@ -28,7 +31,7 @@ extension AgentStore {
             case "sync-agent-groups-get":
                 let o = try GroupsGetOptions(argument, path: path)
                 let r = try syncAgentGroupsGet(condition: o.condition, setSynced: o.setSynced,
-                                               getGlobalHash: o.getGlobalHash, lastID: o.lastID)
+                                               getGlobalHash: o.getGlobalHash, lastID: o.lastID, maxResponseBytes: maxResponseBytes)
                 return "\(r.status) \(r.payload)"
             case "set-agent-groups":
                 let r = try setAgentGroups(GroupsRequest(argument, path: path))
@@ -36,11 +39,59 @@ extension AgentStore {
             case "recalculate-agent-group-hashes":
                 try recalculateAgentGroupHashes()
                 return "ok"
+            case "sql":
+                return "ok " + (try executeSQL(argument))
+            case "insert-agent-group":
+                try createGroup(argument)
+                return "ok"
+            case "delete-group":
+                try deleteGroup(argument)
+                return "ok"
+            case "delete-agent":
+                guard let id = Int(argument) else { return "err Invalid agent ID '\(argument.prefix(20))'" }
+                try deleteAgent(id: id)
+                return "ok"
             default:
                 return "err Invalid DB query syntax, near '\(command.prefix(50))'"
             }
         } catch {
             return "err \(error.description)"
+        }
+    }
+}
+
+extension AgentStore {
+    /// wazuh-db's `global sql`: runs one statement and answers its rows as a compact JSON list of objects
+    /// keyed by column name, NULL columns left out (`[]` for a statement without rows).
+    func executeSQL(_ sql: String) throws(StoreError) -> String {
+        try locked { (s: inout State) throws(StoreError) -> String in
+            try Self.withStatement(s.db, sql, []) { (stmt: SQLiteStatement) throws(StoreError) -> String in
+                var out: [UInt8] = [UInt8(ascii: "[")]
+                var names: [[UInt8]]?
+                while try stmt.step() {
+                    if names == nil {
+                        let count = Int(sqlite3_column_count(stmt.raw))
+                        names = (0..<count).map { i in
+                            var key: [UInt8] = []
+                            var name = stmt.columnName(i)
+                            name.withUTF8 { PythonJSONEncoder.writeString(utf8: $0, ensureASCII: false, into: &key) }
+                            return key + [UInt8(ascii: ":")]
+                        }
+                    }
+                    if out.count > 1 { out.append(UInt8(ascii: ",")) }
+                    out.append(UInt8(ascii: "{"))
+                    var first = true
+                    for (i, key) in names!.enumerated() where !stmt.isNull(i) {
+                        if !first { out.append(UInt8(ascii: ",")) }
+                        first = false
+                        out += key
+                        _ = stmt.appendJSON(i, into: &out)
+                    }
+                    out.append(UInt8(ascii: "}"))
+                }
+                out.append(UInt8(ascii: "]"))
+                return String(decoding: out, as: UTF8.self)
+            }
         }
     }
 }

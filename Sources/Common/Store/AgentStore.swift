@@ -59,14 +59,20 @@ public final class AgentStore: Sendable {
     }
 
     /// Runs `body` on a read-only connection of its own (see `readers`). Only for queries that read.
-    func reading<T>(_ body: (SQLiteConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+    /// When no reader can be opened (the file was removed or renamed under the open store), the writer
+    /// serves the read, alone.
+    func reading<T: Sendable>(_ body: (SQLiteConnection) throws(StoreError) -> T) throws(StoreError) -> T {
         let reader: Reader
         if let idle = readers.withLock({ $0.popLast() }) {
             reader = idle
         } else {
-            let db = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READONLY)
-            sqlite3_busy_timeout(db.handle, StoreOpener.busyTimeoutMilliseconds)
-            reader = Reader(db)
+            do {
+                let db = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READONLY)
+                sqlite3_busy_timeout(db.handle, StoreOpener.busyTimeoutMilliseconds)
+                reader = Reader(db)
+            } catch {
+                return try locked { (s: inout State) throws(StoreError) -> T in try body(s.db) }
+            }
         }
         defer {
             readers.withLock { if $0.count < Self.maxIdleReaders { $0.append(reader) } }

@@ -5,7 +5,7 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// A prepared statement. Owned by its connection's cache; `reset` makes it reusable.
 final class SQLiteStatement {
-    private let raw: OpaquePointer
+    let raw: OpaquePointer
     private unowned let connection: SQLiteConnection
 
     init(_ raw: OpaquePointer, connection: SQLiteConnection) {

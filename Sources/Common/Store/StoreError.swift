@@ -20,6 +20,12 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
         case notFound
         /// The operation would overwrite something that already exists (an agent id taken).
         case conflict
+        /// wazuh-db's socket is missing, refused the connection, or the connection broke (wazuh-db restarting).
+        case unavailable
+        /// wazuh-db answered `err`; the detail is its text.
+        case wazuhDB
+        /// wazuh-db's answer was over the client's limit (the framework's error 2009).
+        case responseTooLarge
     }
 
     public let kind: Kind
@@ -39,6 +45,9 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
 
     public var description: String {
         let code = sqliteCode.map { " (SQLite code \($0))" } ?? ""
-        return "agent database \(path): \(detail)\(code)"
+        switch kind {
+        case .unavailable, .wazuhDB, .responseTooLarge: return "wazuh-db \(path): \(detail)"
+        default: return "agent database \(path): \(detail)\(code)"
+        }
     }
 }
