@@ -53,6 +53,24 @@ struct Clusterd: AsyncParsableCommand {
         }
         let isDaemonChild = ProcessInfo.processInfo.environment["CLUSTERD_DAEMON_CHILD"] == "1"
         let serving = (f || isDaemonChild) && !t
+        let configPath = configFile ?? home + "/etc/ossec.conf"
+        if serving, let ids = Privileges.shouldSwitch(stayRoot: r),
+           let config = try? ClusterConfigLoader.load(home: home, configFile: configPath), !config.disabled {
+            // What needs root, then the switch to wazuh and a fresh image of this program, which runs the
+            // node (it does the same start-up again, as wazuh, and finds these already done).
+            Daemon.cleanUp(home: home)
+            _ = Daemon.removeStalePidFiles(home: home)
+            // As 4.8.1 at start: the log belongs to wazuh:wazuh, so the daemon can open and reopen it as wazuh.
+            chown(home + "/logs/cluster.log", ids.uid, ids.gid)
+            do {
+                try Privileges.switchAndReexecute(to: ids)
+            } catch {
+                let log = try? ClusterLog(path: home + "/logs/cluster.log", level: .info, mirrorToStderr: f)
+                log?.error(tag: "Cluster", subtag: "Main", "\(error)")
+                if !f { FileHandle.standardError.write(Data("clusterd: \(error)\n".utf8)) }
+                throw ExitCode(1)
+            }
+        }
         let debugOption = InternalOptions.debugOption(home: home)
         let level = InternalOptions.debugLevel(option: debugOption, cliCount: d)
         let logLevel: LogLevel = level >= 2 ? .debug2 : level == 1 ? .debug : .info
@@ -77,9 +95,8 @@ struct Clusterd: AsyncParsableCommand {
         }
         for note in rotationNotes { log.info(tag: "Cluster", subtag: "Main", note) }
         if let warning = debugOption.warning { log.warning(tag: "Cluster", subtag: "Main", warning) }
-        // As 4.8.1 at start: the log belongs to wazuh:wazuh, so the daemon can reopen it once it is wazuh.
+        // As 4.8.1 at start, also with -r: the log belongs to wazuh:wazuh.
         if geteuid() == 0, let ids = Privileges.wazuhIDs() { chown(rotation.logPath, ids.uid, ids.gid) }
-        let configPath = configFile ?? home + "/etc/ossec.conf"
         let config: ClusterConfig
         let options: InternalOptions
         do {
@@ -108,7 +125,7 @@ struct Clusterd: AsyncParsableCommand {
             return
         }
         MemoryTuning.apply()
-        // Everything that may need root first: the start-up clean-up and the stale pid files.
+        // Done as root already when the daemon switched to wazuh; still done here for one that did not.
         Daemon.cleanUp(home: home)
         for leftover in PackageApplier(home: home).sweepTemporaryFiles() {
             log.warning(tag: "Cluster", subtag: "Main", "Removed temporary file left by an interrupted synchronization: \(leftover)")
@@ -116,19 +133,13 @@ struct Clusterd: AsyncParsableCommand {
         for stale in Daemon.removeStalePidFiles(home: home) {
             log.debug(tag: "Cluster", subtag: "Main", "Removed the pid file of a process that is gone: \(home)/var/run/\(stale)")
         }
-        do {
-            switch try Privileges.drop(stayRoot: r) {
-            case .dropped(let uid, let gid):
-                log.info(tag: "Cluster", subtag: "Main", "Running as user \(Privileges.user) (uid \(uid)) and group \(Privileges.group) (gid \(gid)).")
-            case .stayedRoot(let reason):
-                log.info(tag: "Cluster", subtag: "Main", "Running as root: \(reason).")
-            case .notRoot:
-                break
-            }
-        } catch {
-            log.error(tag: "Cluster", subtag: "Main", "\(error)")
-            if !f { FileHandle.standardError.write(Data("clusterd: \(error)\n".utf8)) }
-            throw ExitCode(1)
+        switch Privileges.outcome(stayRoot: r) {
+        case .switched(let uid, let gid):
+            log.info(tag: "Cluster", subtag: "Main", "Running as user \(Privileges.user) (uid \(uid)) and group \(Privileges.group) (gid \(gid)).")
+        case .stayedRoot(let reason):
+            log.info(tag: "Cluster", subtag: "Main", "Running as root: \(reason).")
+        case .notRoot:
+            break
         }
         if let reason = FileOwnership.resolve(.clusterd).skipReason {
             log.debug(tag: "Cluster", subtag: "Main", "Synced files get their cluster item's mode but not its owner: \(reason).")

@@ -8,15 +8,23 @@ import Musl
 #endif
 
 /// Giving up root as 4.8.1's launcher does (LOCAL-DAPI-CONTROL.md §3.5, step 12): unless `-r`, a daemon
-/// started as root switches to the `wazuh` group and user once everything that needs root is done
-/// (start-up clean-up, stale pid files, the log's owner) and before it serves.
+/// started as root switches to the `wazuh` group and user once what needs root is done (the start-up
+/// clean-up, stale pid files, the log's owner) and before it serves.
+///
+/// The switch is followed by an `execve` of the daemon itself. In a Swift program with an async `main` the
+/// main thread has already left (libdispatch parks it in `pthread_exit`), and glibc changes the ids of
+/// the live threads only: the process would keep root's ids on its first thread, which is what
+/// `/proc/<pid>/status`, `ps` and `kill` permission checks look at. After `execve` every thread of the
+/// new image, the first one included, is wazuh; the pid stays the same.
 enum Privileges {
     static let user = "wazuh"
     static let group = "wazuh"
+    /// Set in the environment of the image that runs after the switch: `<uid>:<gid>`.
+    static let switchedMarker = "CLUSTERD_SWITCHED_TO_WAZUH"
 
     enum Outcome: Equatable {
-        /// Now running as these ids.
-        case dropped(uid: uid_t, gid: gid_t)
+        /// Running as these ids (switched before the `execve` that started this image).
+        case switched(uid: uid_t, gid: gid_t)
         /// Still root; why.
         case stayedRoot(String)
         /// Not started as root: nothing to give up.
@@ -29,15 +37,16 @@ enum Privileges {
         return FileOwner(uid: uid, gid: gid)
     }
 
-    /// Switches to the wazuh group and user unless `stayRoot`: the supplementary groups first (only
-    /// wazuh's remains), then the gid, then the uid, since once the uid is not 0 the others cannot change.
-    /// Afterwards it checks that root cannot be taken back.
-    static func drop(stayRoot: Bool) throws(PrivilegeError) -> Outcome {
-        guard geteuid() == 0 else { return .notRoot }
-        if stayRoot { return .stayedRoot("-r given") }
-        guard let ids = wazuhIDs() else {
-            return .stayedRoot("there is no '\(user)' user and '\(group)' group on this system")
-        }
+    /// Whether this process is to switch: root, no `-r`, and a wazuh user and group to switch to.
+    static func shouldSwitch(stayRoot: Bool) -> FileOwner? {
+        guard geteuid() == 0, !stayRoot else { return nil }
+        return wazuhIDs()
+    }
+
+    /// Switches to `ids` (the supplementary groups first, only wazuh's remains, then the gid, then the
+    /// uid: once the uid is not 0 the others cannot change), checks that root cannot be taken back, and
+    /// executes this program again with the same arguments. Returns only by throwing.
+    static func switchAndReexecute(to ids: FileOwner) throws(PrivilegeError) -> Never {
         var groups = [ids.gid]
         guard setgroups(1, &groups) == 0 else { throw PrivilegeError(call: "setgroups", errno: errno) }
         guard setgid(ids.gid) == 0 else { throw PrivilegeError(call: "setgid(\(ids.gid))", errno: errno) }
@@ -45,7 +54,30 @@ enum Privileges {
         guard getuid() == ids.uid, geteuid() == ids.uid, getgid() == ids.gid, getegid() == ids.gid, setuid(0) != 0 else {
             throw PrivilegeError(call: "setuid", errno: EPERM, detail: "root could still be regained after switching")
         }
-        return .dropped(uid: ids.uid, gid: ids.gid)
+        var environment = ProcessInfo.processInfo.environment
+        environment[switchedMarker] = "\(ids.uid):\(ids.gid)"
+        let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+        let variables = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        // The binary's own path rather than /proc/self/exe, so the process keeps its name (ps, pidof).
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        execve(executable, arguments, variables)
+        throw PrivilegeError(call: "execve(\(executable))", errno: errno)
+    }
+
+    /// What this image runs as, for the log line: switched (the marker matches the ids it runs with),
+    /// still root and why, or not root.
+    static func outcome(stayRoot: Bool) -> Outcome {
+        if let marker = ProcessInfo.processInfo.environment[switchedMarker] {
+            unsetenv(switchedMarker)
+            let parts = marker.split(separator: ":").compactMap { UInt32($0) }
+            if parts.count == 2, getuid() == parts[0], geteuid() == parts[0], getgid() == parts[1] {
+                return .switched(uid: parts[0], gid: parts[1])
+            }
+        }
+        guard geteuid() == 0 else { return .notRoot }
+        if stayRoot { return .stayedRoot("-r given") }
+        if wazuhIDs() == nil { return .stayedRoot("there is no '\(user)' user and '\(group)' group on this system") }
+        return .stayedRoot("the configuration could not be read before switching to the \(user) user")
     }
 }
 

@@ -62,42 +62,75 @@ import Testing
         #expect(after.status == 1 && after.err == "ERROR: Cluster is not running.\n")
     }
 
+    /// Gives `home` and everything in it to wazuh, as an installed Wazuh home is.
+    static func giveToWazuh(_ home: String, _ wazuh: (uid: uid_t, gid: gid_t)) throws {
+        for path in [home] + (try FileManager.default.subpathsOfDirectory(atPath: home)).map({ home + "/" + $0 }) {
+            #expect(lchown(path, wazuh.uid, wazuh.gid) == 0, "\(path)")
+        }
+    }
+
+    /// Whether every thread of `pid` runs with these real, effective, saved and file-system ids.
+    static func allThreads(of pid: Int32, run uid: uid_t, _ gid: gid_t) throws -> Bool {
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
+        return tasks.count > 1 && tasks.allSatisfy { task in
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+            return status.contains("\nUid:\t\(uid)\t\(uid)\t\(uid)\t\(uid)\n") && status.contains("\nGid:\t\(gid)\t\(gid)\t\(gid)\t\(gid)\n")
+        }
+    }
+
     @Test(.enabled(if: asRoot, "needs root: only a daemon started as root switches to the wazuh user"))
     func startedAsRootTheDaemonBecomesWazuhUnlessR() throws {
         let wazuh = try Self.wazuhIDs()
         let base = Harness.tempDir("privileges")
         defer { try? FileManager.default.removeItem(atPath: base) }
-        // A worker: it needs no port of its own, and keeps retrying its absent master.
-        let home = try Harness.makeHome(.init(name: "worker1", port: Harness.freePort()), in: base)
-        // Owned by wazuh, as an installed Wazuh home is.
-        for path in [home] + (try FileManager.default.subpathsOfDirectory(atPath: home)).map({ home + "/" + $0 }) {
-            #expect(lchown(path, wazuh.uid, wazuh.gid) == 0, "\(path)")
+        // A master and a worker in homes owned by wazuh, both started as root without -r: they switch,
+        // and still talk to each other (accepting, connecting, socket options, the local socket).
+        var master: Node?
+        var port = 0
+        for _ in 0..<5 where master == nil {
+            port = Harness.freePort()
+            let home = try Harness.makeHome(.init(name: "master-node", type: "master", port: port), in: base)
+            try? FileManager.default.removeItem(atPath: home + "/logs/cluster.log")
+            try Self.giveToWazuh(home, wazuh)
+            let node = try Node(home: home, stayRoot: false)
+            let outcome = node.waitForMasterStartup(port: port, timeout: 30)
+            if outcome == .serving { master = node } else { node.stop(); #expect(outcome == .addressInUse, "master: \(node.log)\(node.stderr)") }
         }
-
-        let dropped = try Node(home: home, stayRoot: false)
-        defer { dropped.stop() }
-        let socket = home + "/queue/cluster/c-internal.sock"
-        #expect(waitUntil { dropped.log.contains("[Local Server] [Main] Serving on \(socket)") }, "log:\n\(dropped.log)\n\(dropped.stderr)")
-        #expect(dropped.log.contains("[Cluster] [Main] Running as user wazuh (uid \(wazuh.uid)) and group wazuh (gid \(wazuh.gid))."))
-        #expect(Self.ids(dropped.pid, "Uid") == Array(repeating: UInt32(wazuh.uid), count: 4))
-        #expect(Self.ids(dropped.pid, "Gid") == Array(repeating: UInt32(wazuh.gid), count: 4))
-        #expect(Self.ids(dropped.pid, "Groups") == [UInt32(wazuh.gid)], "root's supplementary groups are gone")
-        // What the daemon made after the switch is the wazuh user's, as with 4.8.1.
-        for made in [socket, home + "/var/run/wazuh-clusterd-\(dropped.pid).pid"] {
-            let a = try #require(Self.attributes(made), "\(made)")
-            #expect(a.uid == wazuh.uid && a.gid == wazuh.gid, "\(made)")
+        let m = try #require(master)
+        defer { m.stop() }
+        let home = try Harness.makeHome(.init(name: "worker1", port: port), in: base)
+        try Self.giveToWazuh(home, wazuh)
+        let worker = try Node(home: home, stayRoot: false)
+        defer { worker.stop() }
+        #expect(waitUntil(20) { worker.log.contains("[Worker worker1] [Main] Successfully connected to master.") }, "worker log:\n\(worker.log)\n\(worker.stderr)")
+        for node in [m, worker] {
+            #expect(node.log.contains("[Cluster] [Main] Running as user wazuh (uid \(wazuh.uid)) and group wazuh (gid \(wazuh.gid))."), "\(node.home)")
+            #expect(Self.ids(node.pid, "Uid") == Array(repeating: UInt32(wazuh.uid), count: 4))
+            #expect(Self.ids(node.pid, "Gid") == Array(repeating: UInt32(wazuh.gid), count: 4))
+            #expect(Self.ids(node.pid, "Groups") == [UInt32(wazuh.gid)], "root's supplementary groups are gone")
+            #expect(try Self.allThreads(of: node.pid, run: wazuh.uid, wazuh.gid), "every thread of \(node.home)")
+            #expect((try? String(contentsOfFile: "/proc/\(node.pid)/comm", encoding: .utf8)) == "clusterd\n", "the process keeps its name")
+            // What the daemon made after the switch is the wazuh user's, as with 4.8.1.
+            for made in [node.home + "/queue/cluster/c-internal.sock", node.home + "/var/run/wazuh-clusterd-\(node.pid).pid"] {
+                let a = try #require(Self.attributes(made), "\(made)")
+                #expect(a.uid == wazuh.uid && a.gid == wazuh.gid, "\(made)")
+            }
+            #expect(Self.attributes(node.home + "/logs/cluster.log").map { $0.uid == wazuh.uid && $0.gid == wazuh.gid && $0.mode == 0o660 } == true)
         }
-        #expect(Self.attributes(home + "/logs/cluster.log").map { $0.uid == wazuh.uid && $0.gid == wazuh.gid && $0.mode == 0o660 } == true)
-        #expect(dropped.stop() == 0)
+        let list = try runTool("cluster_control", ["--home", home, "-l"])
+        #expect(list.status == 0 && list.out.contains("worker1      worker  4.8.1    127.0.0.1"), "\(list.out)\(list.err)")
+        #expect(worker.stop() == 0)
         #expect(Self.runDir(home).isEmpty, "the wazuh user removed its pid file")
 
+        // With -r it stays root.
+        let offset = worker.log.utf8.count
         let root = try Node(home: home, stayRoot: true)
         defer { root.stop() }
-        let offset = dropped.log.utf8.count
-        #expect(waitUntil { String(decoding: root.log.utf8.dropFirst(offset), as: UTF8.self).contains("Serving on \(socket)") })
+        let newLog = { String(decoding: root.log.utf8.dropFirst(offset), as: UTF8.self) }
+        #expect(waitUntil(20) { newLog().contains("Successfully connected to master.") }, "\(newLog())")
         #expect(Self.ids(root.pid, "Uid") == [0, 0, 0, 0])
         #expect(Self.ids(root.pid, "Gid") == [0, 0, 0, 0])
-        #expect(String(decoding: root.log.utf8.dropFirst(offset), as: UTF8.self).contains("[Cluster] [Main] Running as root: -r given."))
+        #expect(newLog().contains("[Cluster] [Main] Running as root: -r given."))
     }
 
     @Test(.enabled(if: asRoot, "needs root: only root can give synced files to the wazuh user"))
