@@ -90,7 +90,9 @@ struct Clusterd: AsyncParsableCommand {
         do {
             log = try ClusterLog(path: rotation.logPath, level: logLevel, mirrorToStderr: f || t)
         } catch {
-            FileHandle.standardError.write(Data("clusterd: \(error)\n".utf8))
+            let hint = ProcessInfo.processInfo.environment[Privileges.switchedMarker] == nil ? ""
+                : " (running as the \(Privileges.user) user: its home must be writable by it, as an installed Wazuh home is, or start with -r)"
+            FileHandle.standardError.write(Data("clusterd: \(error)\(hint)\n".utf8))
             throw ExitCode(1)
         }
         for note in rotationNotes { log.info(tag: "Cluster", subtag: "Main", note) }
