@@ -54,38 +54,15 @@ struct Clusterd: AsyncParsableCommand {
         let isDaemonChild = ProcessInfo.processInfo.environment["CLUSTERD_DAEMON_CHILD"] == "1"
         let serving = (f || isDaemonChild) && !t
         let configPath = configFile ?? home + "/etc/ossec.conf"
-        if serving, let ids = Privileges.shouldSwitch(stayRoot: r),
-           let config = try? ClusterConfigLoader.load(home: home, configFile: configPath), !config.disabled {
-            // What needs root, then the switch to wazuh and a fresh image of this program, which runs the
-            // node (it does the same start-up again, as wazuh, and finds these already done).
-            Daemon.cleanUp(home: home)
-            _ = Daemon.removeStalePidFiles(home: home)
-            // As 4.8.1 at start: the log belongs to wazuh:wazuh, so the daemon can open and reopen it as wazuh.
-            chown(home + "/logs/cluster.log", ids.uid, ids.gid)
-            do {
-                try Privileges.switchAndReexecute(to: ids)
-            } catch {
-                let log = try? ClusterLog(path: home + "/logs/cluster.log", level: .info, mirrorToStderr: f)
-                log?.error(tag: "Cluster", subtag: "Main", "\(error)")
-                if !f { FileHandle.standardError.write(Data("clusterd: \(error)\n".utf8)) }
-                throw ExitCode(1)
-            }
-        }
+        // Started as root: what needs root, then the switch to wazuh in a fresh image of this program.
+        if serving { try Privileges.switchToWazuhIfRoot(home: home, configFile: configPath, stayRoot: r, foreground: f) }
         let debugOption = InternalOptions.debugOption(home: home)
         let level = InternalOptions.debugLevel(option: debugOption, cliCount: d)
         let logLevel: LogLevel = level >= 2 ? .debug2 : level == 1 ? .debug : .info
         try? FileManager.default.createDirectory(atPath: home + "/logs", withIntermediateDirectories: true)
         let rotation = LogRotation(logsDirectory: home + "/logs")
-        var rotationNotes: [String] = []
-        if serving {
-            // Lines of an earlier day (the daemon was down at midnight) go to their archive first.
-            rotationNotes += rotation.finishPending().map { "Compressed the log left by an interrupted rotation to \($0)." }
-            do {
-                if let archive = try rotation.archiveStale(now: Date()) { rotationNotes.append("Archived the log of an earlier day to \(archive).") }
-            } catch {
-                rotationNotes.append("Could not archive the log of an earlier day: \(error)")
-            }
-        }
+        // Lines of an earlier day (the daemon was down at midnight) go to their archive first.
+        let rotationNotes = serving ? rotation.prepareAtStart(now: Date()) : []
         let log: ClusterLog
         do {
             log = try ClusterLog(path: rotation.logPath, level: logLevel, mirrorToStderr: f || t)

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Common
 import Foundation
 
@@ -41,6 +42,29 @@ enum Privileges {
     static func shouldSwitch(stayRoot: Bool) -> FileOwner? {
         guard geteuid() == 0, !stayRoot else { return nil }
         return wazuhIDs()
+    }
+
+    /// In the process that is to serve: when it runs as root without `-r`, there is a wazuh user and
+    /// group, and the configuration is readable and enabled, does what needs root (empties
+    /// `queue/cluster/`, removes stale pid files, gives the log to wazuh, as 4.8.1 does), switches and
+    /// executes this program again, which then serves as wazuh (it does the same start-up again and finds
+    /// these done). Otherwise returns and the caller goes on as it is; a configuration error is then
+    /// reported by the caller's own reading.
+    static func switchToWazuhIfRoot(home: String, configFile: String, stayRoot: Bool, foreground: Bool) throws {
+        guard let ids = shouldSwitch(stayRoot: stayRoot),
+              let config = try? ClusterConfigLoader.load(home: home, configFile: configFile), !config.disabled
+        else { return }
+        Daemon.cleanUp(home: home)
+        _ = Daemon.removeStalePidFiles(home: home)
+        chown(home + "/logs/cluster.log", ids.uid, ids.gid)
+        do {
+            try switchAndReexecute(to: ids)
+        } catch {
+            let log = try? ClusterLog(path: home + "/logs/cluster.log", level: .info, mirrorToStderr: foreground)
+            log?.error(tag: "Cluster", subtag: "Main", "\(error)")
+            if !foreground { FileHandle.standardError.write(Data("clusterd: \(error)\n".utf8)) }
+            throw ExitCode(1)
+        }
     }
 
     /// Switches to `ids` (the supplementary groups first, only wazuh's remains, then the gid, then the

@@ -120,6 +120,18 @@ public struct LogRotation: Sendable {
         return archive
     }
 
+    /// What the daemon does before it opens its log: compresses what an interrupted rotation left and
+    /// archives a log of an earlier day. Returns the lines to log about it.
+    public func prepareAtStart(now: Date) -> [String] {
+        var notes = finishPending().map { "Compressed the log left by an interrupted rotation to \($0)." }
+        do {
+            if let archive = try archiveStale(now: now) { notes.append("Archived the log of an earlier day to \(archive).") }
+        } catch {
+            notes.append("Could not archive the log of an earlier day: \(error)")
+        }
+        return notes
+    }
+
     /// Compresses the pending files an interrupted rotation left; returns their archives.
     public func finishPending() -> [String] {
         let fm = FileManager.default
