@@ -33,7 +33,7 @@ final class Master: Sendable {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .bind(host: ctx.config.bindAddr, port: ctx.config.port) { channel in
                 channel.eventLoop.makeCompletedFuture { try LinkPipeline.install(on: channel) }
             }

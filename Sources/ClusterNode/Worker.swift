@@ -70,7 +70,7 @@ final class Worker: Sendable {
 
     private func connectOnce(group: EventLoopGroup, connection machine: inout WorkerConnection) async throws {
         let connection = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .connect(host: ctx.config.masterAddress, port: ctx.config.port) { channel in
                 channel.eventLoop.makeCompletedFuture { try LinkPipeline.install(on: channel) }

@@ -27,7 +27,7 @@ struct ControlTool {
 
         // 4.8.1 order: daemon status, configuration, argument consistency, then the action.
         guard DaemonStatus.isRunning(home: home) else {
-            if debug { writeError("DEBUG: no live clusterd-<pid>.pid or wazuh-clusterd-<pid>.pid in \(home)/var/run\n") }
+            if debug { writeError("DEBUG: no live wazuh-clusterd-<pid>.pid in \(home)/var/run\n") }
             writeError("ERROR: Cluster is not running.\n")
             return 1
         }

@@ -10,10 +10,10 @@ import Darwin
 
 /// Whether the cluster daemon runs under a home, as 4.8.1's `get_manager_status` decides it from
 /// `var/run`: a `.failed`, `.restart` or `.start` marker means not running; otherwise a
-/// `<name>-<pid>.pid` file whose process is alive means running. Both our `clusterd` and Wazuh's
-/// `wazuh-clusterd` names are accepted, so the tool works with either daemon.
+/// `wazuh-clusterd-<pid>.pid` file whose process is alive means running. clusterd writes its pid file
+/// under Wazuh's name, so the tool works with either daemon.
 enum DaemonStatus {
-    static let daemonNames = ["clusterd", "wazuh-clusterd"]
+    static let daemonNames = ["wazuh-clusterd"]
 
     static func isRunning(home: String) -> Bool {
         let runDir = home + "/var/run"

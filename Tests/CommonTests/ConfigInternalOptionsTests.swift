@@ -98,29 +98,69 @@ import Testing
 
     // MARK: debug level
 
-    @Test func debugLevelRules() throws {
+    @Test func debugLevelWithoutTheOptionIsTheDashDCount() {
+        let home = TemporaryDirectory()
+        // No files: the -d count, capped at 2 (4.8.1 would force 0, and give INFO for -ddd).
+        #expect(InternalOptions.debugOption(home: home.path) == .absent)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 0)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 1) == 1)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 2) == 2)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 3) == 2)
+    }
+
+    @Test func debugOptionZeroLetsDashDDecide() throws {
+        let home = TemporaryDirectory()
+        let global = home.path + "/etc/internal_options.conf"
+        try write("# comment\nwazuh_clusterd.debug=0\nremoted.debug=2\n", to: global)
+        #expect(InternalOptions.debugOption(home: home.path) == .value(0, file: global))
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 0)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 1) == 1)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 2) == 2)
+    }
+
+    @Test func aNonZeroDebugOptionWinsOverDashD() throws {
+        let home = TemporaryDirectory()
+        let global = home.path + "/etc/internal_options.conf"
+        try write("wazuh_clusterd.debug=2\n", to: global)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 2)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 1) == 2)
+        try write("wazuh_clusterd.debug=1\n", to: global)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 2) == 1, "the option wins even when -dd says more")
+        // The last definition in a file counts.
+        try write("wazuh_clusterd.debug=2\nwazuh_clusterd.debug = 1 # again\n", to: global)
+        #expect(InternalOptions.debugOption(home: home.path) == .value(1, file: global))
+    }
+
+    @Test func theLocalFileIsReadFirst() throws {
         let home = TemporaryDirectory()
         let local = home.path + "/etc/local_internal_options.conf"
         let global = home.path + "/etc/internal_options.conf"
-        // No files: the -d count, capped at 2 (4.8.1 would force 0 and give INFO for -ddd).
-        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 0)
-        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 1) == 1)
-        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 3) == 2)
-
-        try write("# comment\nwazuh_clusterd.debug=0\nremoted.debug=2\n", to: global)
-        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 1) == 1)  // option 0: the CLI decides
         try write("wazuh_clusterd.debug=2\n", to: global)
-        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 2)  // a non-zero option wins
-        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 1) == 2)
         try write("wazuh_clusterd.debug = 1 # local\n", to: local)
-        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 1)  // local first
+        #expect(InternalOptions.debugOption(home: home.path) == .value(1, file: local))
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 1)
+        // A local 0 overrides the global 2: -d decides.
         try write("wazuh_clusterd.debug=0\n", to: local)
-        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 0)  // a local 0 overrides the global 2
-        try write("wazuh_clusterd.debug=7\n", to: local)
-        #expect(InternalOptions.debugOptionValue(home: home.path) == nil)  // out of range: ignored
-        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 1) == 1)
-        try write("wazuh_clusterd.debug=x\n", to: local)
         #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 0)
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 1) == 1)
+        // A local file without the option leaves it to the global one.
+        try write("analysisd.debug=1\n", to: local)
+        #expect(InternalOptions.debugOption(home: home.path) == .value(2, file: global))
+        #expect(InternalOptions.debugLevel(home: home.path, cliCount: 0) == 2)
+    }
+
+    @Test(arguments: ["7", "x", "", "-1", "1x", "３"])
+    func aBrokenDebugOptionForcesLevelZero(raw: String) throws {
+        let home = TemporaryDirectory()
+        let local = home.path + "/etc/local_internal_options.conf"
+        try write("wazuh_clusterd.debug=2\n", to: home.path + "/etc/internal_options.conf")
+        try write("wazuh_clusterd.debug=\(raw)\n", to: local)
+        let option = InternalOptions.debugOption(home: home.path)
+        #expect(option == .invalid(raw, file: local))
+        // 4.8.1's quirk: the level is 0 and -d is ignored; the good global value does not rescue it.
+        for count in 0...2 { #expect(InternalOptions.debugLevel(option: option, cliCount: count) == 0) }
+        #expect(option.warning?.contains(local) == true && option.warning?.contains("'\(raw)'") == true)
+        #expect(InternalOptions.DebugOption.value(1, file: local).warning == nil)
     }
 
     @Test func logLevelFromDebugLevel() {

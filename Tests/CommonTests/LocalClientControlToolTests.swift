@@ -36,7 +36,7 @@ import Testing
             try conf.write(toFile: dir.path + "/etc/ossec.conf", atomically: true, encoding: .utf8)
             if pidFile {
                 let pid = ProcessInfo.processInfo.processIdentifier
-                try "\(pid)\n".write(toFile: dir.path + "/var/run/clusterd-\(pid).pid", atomically: true, encoding: .utf8)
+                try "\(pid)\n".write(toFile: dir.path + "/var/run/wazuh-clusterd-\(pid).pid", atomically: true, encoding: .utf8)
             }
         }
     }

@@ -92,7 +92,7 @@ import Testing
                 try text.replacingOccurrences(of: "<port>\(taken)</port>", with: "<port>\(port)</port>").write(toFile: conf, atomically: true, encoding: .utf8)
             }
             try? FileManager.default.removeItem(atPath: home + "/logs/cluster.log")
-            let start = try runTool("clusterd", ["--home", home])
+            let start = try runTool("clusterd", ["-r", "--home", home])
             #expect(start.status == 0)
             var outcome: Node.Startup?
             waitUntil(30) {
@@ -106,7 +106,7 @@ import Testing
         var pid: Int32 = 0
         #expect(waitUntil {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: home + "/var/run")) ?? []
-            if let f = names.first(where: { $0.hasPrefix("clusterd-") }) { pid = Int32(f.dropFirst(9).dropLast(4)) ?? 0 }
+            if let f = names.first(where: { $0.hasPrefix("wazuh-clusterd-") }) { pid = Int32(f.dropFirst(15).dropLast(4)) ?? 0 }
             return pid > 0
         })
         #expect(waitUntil { FileManager.default.fileExists(atPath: home + "/queue/cluster/c-internal.sock") })

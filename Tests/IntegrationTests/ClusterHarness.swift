@@ -146,12 +146,14 @@ final class Node: @unchecked Sendable {
     let process = Process()
     let outputPath: String
 
-    init(home: String, extraArgs: [String] = ["-d"]) throws {
+    /// `stayRoot`: pass `-r`, so that a test run as root keeps root in its root-owned temporary home
+    /// instead of switching to the wazuh user (which could not write there).
+    init(home: String, extraArgs: [String] = ["-d"], stayRoot: Bool = true) throws {
         self.home = home
         outputPath = home + "/stderr.log"
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Harness.binDir + "/clusterd")
-        process.arguments = ["-f", "--home", home] + extraArgs
+        process.arguments = ["-f", "--home", home] + (stayRoot ? ["-r"] : []) + extraArgs
         let out = FileHandle(forWritingAtPath: outputPath)!
         process.standardOutput = out
         process.standardError = out

@@ -64,8 +64,8 @@ enum DapiManagerFunctions {
     /// control script and daemons leave there): `<daemon>.failed` → `failed`; `.restart` → `restarting`;
     /// `<daemon>.start` → `starting`; a `<daemon>-<pid>.pid` file whose process is alive (`/proc/<pid>` or
     /// `kill(pid, 0)`) → `running`, of a dead process → `failed`; nothing → `stopped`. `wazuh-clusterd` is
-    /// `running` without looking: clusterd is the process answering (it keeps its own pid file under another
-    /// name, `clusterd-<pid>.pid`).
+    /// `running` without looking: clusterd is the process answering (its pid file is
+    /// `wazuh-clusterd-<pid>.pid`, as 4.8.1's).
     static func getStatus(_ call: DapiCall) -> DapiOutcome {
         var result = AffectedItems(allMsg: "Processes status was successfully read in specified node",
                                    someMsg: "Could not read basic information in some nodes",

@@ -4,33 +4,58 @@ import Foundation
 extension InternalOptions {
     public static let debugOptionName = "wazuh_clusterd.debug"
 
-    /// The effective level, 0…2: a non-zero `wazuh_clusterd.debug` wins, otherwise the number of `-d` flags.
-    ///
-    /// `etc/local_internal_options.conf` is read first and `etc/internal_options.conf` second; the first file
-    /// that defines the option decides (a local `0` overrides a global `2`, as in 4.8.1).
-    ///
-    /// Deliberate fixes of 4.8.1 quirks: when the option is missing or invalid (not digits, outside 0–2),
-    /// 4.8.1 forces level 0 and ignores `-d`; here `-d` still counts, so a home without
-    /// `internal_options.conf` (tests, containers) can be debugged. And `-ddd` gives DEBUG2 instead of INFO:
-    /// the count is capped at 2.
-    public static func debugLevel(home: String, cliCount: Int) -> Int {
-        let option = debugOptionValue(home: home) ?? 0
-        let level = option != 0 ? option : cliCount
-        return min(max(level, 0), 2)
+    /// What the internal options files say about `wazuh_clusterd.debug`.
+    public enum DebugOption: Equatable, Sendable {
+        /// Neither file defines it.
+        case absent
+        /// A valid value (0…2) and the file that defined it.
+        case value(Int, file: String)
+        /// A value that is not digits or is outside 0…2, and its file.
+        case invalid(String, file: String)
+
+        /// The warning to log for an invalid value.
+        public var warning: String? {
+            guard case .invalid(let raw, let file) = self else { return nil }
+            return "Invalid value '\(raw)' for \(InternalOptions.debugOptionName) in \(file) (expected 0, 1 or 2): "
+                + "debug level 0, and -d is ignored, as in Wazuh 4.8.1."
+        }
     }
 
-    /// The option's value if a file defines it with a valid value (0…2); nil otherwise.
-    public static func debugOptionValue(home: String) -> Int? {
+    /// The effective level, 0…2, from the option and the number of `-d` flags (LOCAL-DAPI-CONTROL.md §3.3):
+    /// - a non-zero option wins over `-d`; an option of 0 lets the `-d` count decide;
+    /// - an invalid option (not digits, outside 0–2) forces level 0 and `-d` is ignored, as in 4.8.1.
+    ///
+    /// Deliberate differences from 4.8.1: when neither file defines the option, 4.8.1 also forces 0 (its
+    /// reader raises); here `-d` still counts, so a home without `internal_options.conf` (tests,
+    /// containers) can be debugged. And `-ddd` gives DEBUG2 instead of INFO: the count is capped at 2.
+    public static func debugLevel(option: DebugOption, cliCount: Int) -> Int {
+        let cli = min(max(cliCount, 0), 2)
+        switch option {
+        case .absent: return cli
+        case .value(let n, _): return n != 0 ? n : cli
+        case .invalid: return 0
+        }
+    }
+
+    public static func debugLevel(home: String, cliCount: Int) -> Int {
+        debugLevel(option: debugOption(home: home), cliCount: cliCount)
+    }
+
+    /// `etc/local_internal_options.conf` is read first and `etc/internal_options.conf` second; the first
+    /// file that defines the option decides, valid or not (a local `0` overrides a global `2`, and a broken
+    /// local value is not rescued by a good global one, as in 4.8.1).
+    public static func debugOption(home: String) -> DebugOption {
         for name in ["local_internal_options.conf", "internal_options.conf"] {
-            guard let text = try? String(contentsOfFile: home + "/etc/" + name, encoding: .utf8),
+            let file = home + "/etc/" + name
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
                   let raw = value(of: debugOptionName, in: text)
             else { continue }
             guard !raw.isEmpty, raw.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(raw), (0...2).contains(n) else {
-                return nil
+                return .invalid(raw, file: file)
             }
-            return n
+            return .value(n, file: file)
         }
-        return nil
+        return .absent
     }
 
     /// The value of `name` in `key=value` lines, ignoring `#` comments and blanks around `=`. The last

@@ -12,9 +12,9 @@ final class StagingArea {
 
     init(home: String) { self.home = home }
 
-    /// Makes the parent directories of `path` (relative) with mode 0770, as 4.8.1 does; returns why it
-    /// failed, if it did.
-    func prepareDirectory(for path: String) -> String? {
+    /// Makes the parent directories of `path` (relative) with mode 0770, as 4.8.1 does, given to `owner`
+    /// when there is one; returns why it failed, if it did.
+    func prepareDirectory(for path: String, owner: FileOwner? = nil) -> String? {
         guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
         let directory = path[..<slash]
         if ready.contains(directory) { return nil }
@@ -28,6 +28,9 @@ final class StagingArea {
                 // mkdir's mode goes through the umask; 4.8.1's directories end up 0770 whatever it is.
                 chmod(full, 0o770)
                 created.append(full)
+                if let owner, chown(full, owner.uid, owner.gid) != 0 {
+                    return "\(SystemCallError("chown", path: full, errno: errno))"
+                }
             } else if errno != EEXIST {
                 return "\(SystemCallError("mkdir", path: full, errno: errno))"
             }
@@ -47,9 +50,10 @@ final class StagingArea {
         return String(full[...slash]) + "." + String(full[full.index(after: slash)...]) + PackageApplier.temporarySuffix
     }
 
-    /// Writes `content` to the temporary name of `full` with the item's permissions; returns why it
-    /// failed, if it did, leaving no temporary file then.
-    static func writeTemporary(_ full: String, content: [UInt8], permissions: Int) -> String? {
+    /// Writes `content` to the temporary name of `full` and gives it the item's owner and mode before it is
+    /// renamed into place (so the target never shows another owner or mode); returns why it failed, if it
+    /// did, leaving no temporary file then.
+    static func writeTemporary(_ full: String, content: [UInt8], attributes: FileAttributes) -> String? {
         let temp = temporaryPath(for: full)
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return "\(SystemCallError("open", path: temp, errno: errno))" }
@@ -58,11 +62,28 @@ final class StagingArea {
             try content.withUnsafeBytes { raw in
                 Result { () throws(SystemCallError) in try FileIO.writeAll(fd: fd, raw, path: temp) }
             }.get()
-            guard fchmod(fd, mode_t(permissions)) == 0 else { throw SystemCallError("fchmod", path: temp, errno: errno) }
+            try apply(attributes, fd: fd, path: temp)
         } catch {
             unlink(temp)
             return "\(error)"
         }
+        return nil
+    }
+
+    /// Gives an open file its owner (first: a chown may clear mode bits), then its mode.
+    static func apply(_ attributes: FileAttributes, fd: Int32, path: String) throws(SystemCallError) {
+        if let owner = attributes.owner, fchown(fd, owner.uid, owner.gid) != 0 {
+            throw SystemCallError("fchown", path: path, errno: errno)
+        }
+        guard fchmod(fd, mode_t(attributes.permissions)) == 0 else { throw SystemCallError("fchmod", path: path, errno: errno) }
+    }
+
+    /// `apply` on a file by its path (a temporary file staged under another item's attributes).
+    static func apply(_ attributes: FileAttributes, path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return "\(SystemCallError("open", path: path, errno: errno))" }
+        defer { close(fd) }
+        do { try apply(attributes, fd: fd, path: path) } catch { return "\(error)" }
         return nil
     }
 }
@@ -76,7 +97,7 @@ final class TemporaryFileWriters: @unchecked Sendable {
         let index: Int
         let full: String
         let content: [UInt8]
-        let permissions: Int
+        let attributes: FileAttributes
     }
 
     static let batchFiles = 32
@@ -99,8 +120,8 @@ final class TemporaryFileWriters: @unchecked Sendable {
     }
 
     /// Writes file number `index`; its failure, if any, is reported by `finish`.
-    func submit(_ index: Int, full: String, content: [UInt8], permissions: Int) {
-        let job = Job(index: index, full: full, content: content, permissions: permissions)
+    func submit(_ index: Int, full: String, content: [UInt8], attributes: FileAttributes) {
+        let job = Job(index: index, full: full, content: content, attributes: attributes)
         if inline { return write(job) }
         batch.append(job)
         batchBytes += content.count
@@ -131,7 +152,7 @@ final class TemporaryFileWriters: @unchecked Sendable {
     }
 
     private func write(_ job: Job) {
-        if let failure = StagingArea.writeTemporary(job.full, content: job.content, permissions: job.permissions) {
+        if let failure = StagingArea.writeTemporary(job.full, content: job.content, attributes: job.attributes) {
             record(job.index, failure)
         }
     }

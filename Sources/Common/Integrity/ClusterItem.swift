@@ -9,6 +9,11 @@ public struct ClusterItem: Equatable, Sendable {
     public var recursive: Bool
     /// Mode the receiver gives a file it writes (cluster.json holds it as a string such as `"0o660"`).
     public var permissions: Int
+    /// User and group that own a file the receiver writes (and the directories it makes for it), when the
+    /// receiver runs as root: 4.8.1's worker gives every synced file `wazuh:wazuh` (PROTOCOL.md §5.7).
+    /// cluster.json has no such keys; an items file may set them.
+    public var owner: String
+    public var group: String
     /// Whether a directory left empty after deleting `extra` files is removed (§5.7).
     public var removeSubdirsIfEmpty: Bool
     /// Whether worker-only files of this item are kept rather than deleted (none in the stock set).
@@ -18,13 +23,19 @@ public struct ClusterItem: Equatable, Sendable {
     public var source: String
     public var description: String
 
+    /// The owner and group of every stock item.
+    public static let defaultOwner = "wazuh"
+
     public init(key: String, files: [String], recursive: Bool, permissions: Int,
+                owner: String = ClusterItem.defaultOwner, group: String = ClusterItem.defaultOwner,
                 removeSubdirsIfEmpty: Bool = false, extraValid: Bool = false, restart: Bool = false,
                 source: String = "master", description: String = "") {
         self.key = key
         self.files = files
         self.recursive = recursive
         self.permissions = permissions
+        self.owner = owner
+        self.group = group
         self.removeSubdirsIfEmpty = removeSubdirsIfEmpty
         self.extraValid = extraValid
         self.restart = restart
@@ -40,9 +51,10 @@ public struct ClusterItem: Equatable, Sendable {
         takesAllFiles || files.contains(basename)
     }
 
-    /// The item's `files` table entry, in cluster.json's key order.
+    /// The item's `files` table entry, in cluster.json's key order; `owner` and `group` only when they are
+    /// not the stock ones, so the stock table prints as cluster.json holds it.
     public var json: JSONValue {
-        .object(JSONObject([
+        var o = JSONObject([
             ("permissions", .string("0o" + String(permissions, radix: 8))),
             ("source", .string(source)),
             ("files", .array(files.map { .string($0) })),
@@ -51,6 +63,9 @@ public struct ClusterItem: Equatable, Sendable {
             ("remove_subdirs_if_empty", .bool(removeSubdirsIfEmpty)),
             ("extra_valid", .bool(extraValid)),
             ("description", .string(description)),
-        ]))
+        ])
+        if owner != Self.defaultOwner { o["owner"] = .string(owner) }
+        if group != Self.defaultOwner { o["group"] = .string(group) }
+        return .object(o)
     }
 }

@@ -72,7 +72,15 @@ extension ClusterItems {
             }
             guard (0...0o7777).contains(permissions) else { throw .invalid("'\(key).permissions' is not a file mode") }
         }
+        func name(_ field: String) throws(ClusterItemsError) -> String {
+            guard let v = o[field] else { return ClusterItem.defaultOwner }
+            guard let s = v.stringValue, !s.isEmpty, !s.contains(":") else {
+                throw .invalid("'\(key).\(field)' must be a user or group name")
+            }
+            return s
+        }
         return ClusterItem(key: key, files: files, recursive: try flag("recursive"), permissions: permissions,
+                           owner: try name("owner"), group: try name("group"),
                            removeSubdirsIfEmpty: try flag("remove_subdirs_if_empty"),
                            extraValid: try flag("extra_valid"), restart: try flag("restart"),
                            source: o["source"]?.stringValue ?? "master",

@@ -4,8 +4,8 @@ import Foundation
 /// of an apply. `PackageApplier.commit` makes it visible; `discard` removes every trace of it.
 public final class StagedPackage: @unchecked Sendable {
     fileprivate let staging: StagingArea
-    /// Each file delivered, in package order, with the permissions its temporary file was given.
-    fileprivate let staged: [(path: String, permissions: Int)]
+    /// Each file delivered, in package order, with the mode and owner its temporary file was given.
+    fileprivate let staged: [(path: String, attributes: FileAttributes)]
     fileprivate let index: [String: Int]
     /// Why a file could not be staged, by its number.
     fileprivate let failures: [Int: String]
@@ -13,7 +13,7 @@ public final class StagedPackage: @unchecked Sendable {
     /// Settled by `commit` or `discard`; the other one then does nothing.
     fileprivate var settled = false
 
-    fileprivate init(staging: StagingArea, staged: [(path: String, permissions: Int)], index: [String: Int],
+    fileprivate init(staging: StagingArea, staged: [(path: String, attributes: FileAttributes)], index: [String: Int],
                      failures: [Int: String], package: StreamedPackage) {
         self.staging = staging
         self.staged = staged
@@ -60,22 +60,22 @@ extension PackageApplier {
                        throws(PackageError) -> StreamedPackage) throws(PackageError) -> StagedPackage {
         let staging = StagingArea(home: home)
         let writers = TemporaryFileWriters(concurrency: writerThreads)
-        var staged: [(path: String, permissions: Int)] = []
+        var staged: [(path: String, attributes: FileAttributes)] = []
         var index: [String: Int] = [:]
         let streamed: StreamedPackage
         do {
             let reader = PackageStreamReader(items: items, maxDecompressedSize: budget)
             streamed = try reading(reader) { file in
-                // The reader has refused any name no item accepts; this item only sets the permissions
+                // The reader has refused any name no item accepts; this item only sets the mode and owner
                 // until the metadata confirms it.
-                let permissions = (try? items.owner(of: file.path).get())?.permissions ?? 0o640
+                let attributes = (try? items.owner(of: file.path).get()).map(ownership.attributes(for:)) ?? FileAttributes(permissions: 0o640)
                 index[file.path] = staged.count
-                staged.append((file.path, permissions))
-                if let failure = staging.prepareDirectory(for: file.path) {
+                staged.append((file.path, attributes))
+                if let failure = staging.prepareDirectory(for: file.path, owner: attributes.owner) {
                     writers.record(staged.count - 1, failure)
                 } else {
                     writers.submit(staged.count - 1, full: home + "/" + file.path, content: file.content,
-                                   permissions: permissions)
+                                   attributes: attributes)
                 }
             }
         } catch {
@@ -111,11 +111,9 @@ extension PackageApplier {
                 guard let i = package.index[path], claimed.insert(i).inserted else { continue }  // not sent: a later round
                 switch items.owner(of: path, declaredKey: metadata.clusterItemKey) {
                 case .success(let item):
-                    if failures[i] == nil && item.permissions != staged[i].permissions {
-                        let temp = StagingArea.temporaryPath(for: home + "/" + path)
-                        if chmod(temp, mode_t(item.permissions)) != 0 {
-                            failures[i] = "\(SystemCallError("chmod", path: temp, errno: errno))"
-                        }
+                    let attributes = ownership.attributes(for: item)
+                    if failures[i] == nil && attributes != staged[i].attributes {
+                        failures[i] = StagingArea.apply(attributes, path: StagingArea.temporaryPath(for: home + "/" + path))
                     }
                     writes.append(StagedWrite(path: path, isMissing: isMissing, failure: failures[i]))
                 case .failure(let problem):

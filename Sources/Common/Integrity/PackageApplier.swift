@@ -35,10 +35,13 @@ public struct PackageApplier: Sendable {
     /// Suffix of temporary files. It ends in `.tmp`, an excluded extension, so a scan never hashes one, and
     /// it is distinctive so that start-up can sweep leftovers of a crash without touching a user's files.
     public static let temporarySuffix = ".clusterd.tmp"
+    /// The owners files get (their items' users and groups when this process runs as root).
+    public var ownership: FileOwnership
 
-    public init(home: String, items: ClusterItems = .wazuh481) {
+    public init(home: String, items: ClusterItems = .wazuh481, ownership: FileOwnership? = nil) {
         self.home = home.count > 1 && home.hasSuffix("/") ? String(home.dropLast()) : home
         self.items = items
+        self.ownership = ownership ?? .resolve(items)
     }
 
     /// A file written to its temporary name, waiting for its rename.
@@ -54,14 +57,15 @@ public struct PackageApplier: Sendable {
         let contents = Dictionary(package.files.map { ($0.path, $0.content) }, uniquingKeysWith: { a, _ in a })
 
         // 1. Check every path and plan its write.
-        struct Planned: Sendable { let path: String; let isMissing: Bool; let permissions: Int; let content: [UInt8] }
+        struct Planned: Sendable { let path: String; let isMissing: Bool; let attributes: FileAttributes; let content: [UInt8] }
         var plan: [Planned] = []
         var seen = Set<String>()
         for (group, isMissing) in [(diff.missing, true), (diff.shared, false)] {
             for (path, metadata) in group where seen.insert(path).inserted {
                 guard let content = contents[path] else { continue }  // left for a later round
                 switch items.owner(of: path, declaredKey: metadata.clusterItemKey) {
-                case .success(let item): plan.append(Planned(path: path, isMissing: isMissing, permissions: item.permissions, content: content))
+                case .success(let item):
+                    plan.append(Planned(path: path, isMissing: isMissing, attributes: ownership.attributes(for: item), content: content))
                 case .failure(let problem): result.recordFailure(path, isMissing: isMissing, "\(problem)")
                 }
             }
@@ -69,7 +73,9 @@ public struct PackageApplier: Sendable {
 
         // 2. Write every file to its temporary name, on all cores. Nothing is visible yet.
         let staging = StagingArea(home: home)
-        var writes = plan.map { StagedWrite(path: $0.path, isMissing: $0.isMissing, failure: staging.prepareDirectory(for: $0.path)) }
+        var writes = plan.map {
+            StagedWrite(path: $0.path, isMissing: $0.isMissing, failure: staging.prepareDirectory(for: $0.path, owner: $0.attributes.owner))
+        }
         let home = self.home
         let ready = writes.map { $0.failure == nil }
         let planned = plan
@@ -77,7 +83,7 @@ public struct PackageApplier: Sendable {
             ParallelLoop.forEach(planned.count) { i in
                 guard ready[i] else { return }
                 let p = planned[i]
-                record(i, StagingArea.writeTemporary(home + "/" + p.path, content: p.content, permissions: p.permissions))
+                record(i, StagingArea.writeTemporary(home + "/" + p.path, content: p.content, attributes: p.attributes))
             }
         }
         for i in writes.indices where writes[i].failure == nil { writes[i].failure = failures[i] }
