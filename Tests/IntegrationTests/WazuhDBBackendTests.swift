@@ -59,7 +59,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: base) }
         let masterHome = base + "/master-node"
         try FileManager.default.createDirectory(atPath: masterHome + "/bin", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: masterHome + "/bin/wazuh-db", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: masterHome + "/bin/wazuh-db", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
         let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0), in: base)
         defer { master.stop() }
         #expect(master.log.contains("Agent database: wazuh-db at \(masterHome)/queue/db/wdb (\(masterHome)/bin/wazuh-db is installed)."), "\(master.log.prefix(2000))")
