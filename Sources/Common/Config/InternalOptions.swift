@@ -42,6 +42,8 @@ public struct InternalOptions: Sendable, Equatable {
     /// `authd`) to a real authd at `queue/sockets/auth` instead of the master's built-in service.
     /// Set with `{"registration": {"use_authd_socket": true}}` in the override file.
     public var registrationUsesAuthdSocket = false
+    /// Where the node's Wazuh framework is (the `framework` section; see `FrameworkOptions`).
+    public var framework = FrameworkOptions()
 
     public static let defaults = InternalOptions()
 
@@ -94,10 +96,14 @@ public struct InternalOptions: Sendable, Equatable {
                 }
                 continue
             }
+            if key == "framework" {
+                try options.framework.read(value, file: file, fail: fail)
+                continue
+            }
             guard key == "intervals" else {
                 // Other sections of the real cluster.json are accepted so a copy of it loads; they are fixed here.
                 if ["files", "excluded_files", "excluded_extensions", "distributed_api"].contains(key) { continue }
-                throw fail(key, "unknown key; expected \"intervals\"")
+                throw fail(key, "unknown key; expected \"intervals\", \"registration\" or \"framework\"")
             }
             guard let sections = value.objectValue else { throw fail("intervals", "expected an object") }
             for (sectionName, sectionValue) in sections {
@@ -114,6 +120,7 @@ public struct InternalOptions: Sendable, Equatable {
                 }
             }
         }
+        options.framework.noteMasterPoolSize(in: json)
         guard options.minZipSize <= options.maxZipSize else {
             throw fail("intervals.communication.min_zip_size",
                        "must not exceed max_zip_size (\(options.minZipSize) > \(options.maxZipSize))")
