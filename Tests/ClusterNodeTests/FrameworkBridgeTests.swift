@@ -106,7 +106,8 @@ final class BridgeTestBed: @unchecked Sendable {
             return out
         }
         #expect(Set(answers.compactMap { BridgeTestBed.result($0)?["value"]?.intValue }) == [0, 1, 2, 3, 4])
-        #expect(single.bridge.pids.count == 1 && BridgeTestBed.pid(await single.run("wazuh.standin", "pid")) == single.bridge.pids.first)
+        let served = BridgeTestBed.pid(await single.run("wazuh.standin", "pid"))
+        #expect(single.bridge.pids.count == 1 && served == single.bridge.pids.first)
         await bed.stop()
         await single.stop()
     }
@@ -130,6 +131,10 @@ final class BridgeTestBed: @unchecked Sendable {
         // A static method named by a dotted qualname, a datetime in the framework's encoding.
         #expect(BridgeTestBed.result(await bed.run("wazuh.standin", "Tool.describe", JSONObject([("name", "n")])))?["described"] == "n")
         #expect(BridgeTestBed.result(await bed.run("wazuh.standin", "stamped"))?["at"] == ["__wazuh_datetime__": "2024-06-01T10:00:00"])
+        // local_client_arg: the framework's LocalClient is passed under that name.
+        let withClient = BridgeTestBed.body("wazuh.standin", "with_client", extra: JSONObject([("local_client_arg", "lc")]))
+        let client = BridgeTestBed.result(await bed.bridge.run(withClient, function: "wazuh.standin.with_client", timeout: 10))
+        #expect(client?["client"] == "LocalClient" && client?["made_by"] == "the executor")
         await bed.stop()
     }
 
@@ -141,12 +146,12 @@ final class BridgeTestBed: @unchecked Sendable {
         let e = WazuhException.parse(payload: bytes)
         #expect(e.kind == .error && e.code == 2007 && e.extraMessage == "no db for 007")
         // get_error_info: the framework's own message, no logfile for a WazuhError.
-        #expect(e.dapiErrors == ["master-node": ["error": "Error retrieving data from Wazuh DB: no db for 007"]])
+        #expect(JSONValue.object(e.dapiErrors) == ["master-node": ["error": "Error retrieving data from Wazuh DB: no db for 007"]])
         // A plain Python error: WazuhInternalError 1000 with the generic message; the traceback is in the log.
         guard case .exception(let plain) = await bed.run("wazuh.standin", "boom") else { Issue.record("boom"); return }
-        let internal = WazuhException.parse(payload: plain)
-        #expect(internal.kind == .internalError && internal.code == 1000)
-        #expect(internal.dapiErrors["master-node"]?["logfile"] == "WAZUH_HOME/logs/cluster.log")
+        let wrapped = WazuhException.parse(payload: plain)
+        #expect(wrapped.kind == .internalError && wrapped.code == 1000)
+        #expect(wrapped.dapiErrors["master-node"]?["logfile"] == "WAZUH_HOME/logs/cluster.log")
         #expect(BridgeTestBed.eventually { bed.logText.contains("ERROR: [Master] [D API] Framework executor") && bed.logText.contains("ValueError: a plain Python error") },
                 "\(bed.logText)")
         // Names the framework cannot import: refused with its text (a dapi_err), the executor stays.

@@ -360,7 +360,6 @@ final class FrameworkBridge: Sendable {
     static func readyText(_ payload: [UInt8]) -> String {
         guard let info = try? JSONParser.parse(payload) else { return String(decoding: payload, as: UTF8.self) }
         var parts: [String] = []
-        if let pid = info["pid"]?.intValue { parts.append("pid \(pid)") }
         if let python = info["python"]?.stringValue { parts.append("Python \(python)") }
         let version = info["framework"]?.stringValue.map { "framework \($0)" } ?? "framework"
         parts.append(version + (info["wazuh"]?.stringValue.map { " at \($0)" } ?? ""))

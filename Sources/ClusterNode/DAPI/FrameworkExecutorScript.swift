@@ -9,18 +9,8 @@
 /// the user's site directory out of the executor.
 enum FrameworkExecutorScript {
     /// Reads one frame (4-byte big-endian length, then the bytes) from fd 0 unbuffered, so that no byte
-    /// of the frames after it is swallowed by a buffer, and runs it.
-    static let bootstrap = #"""
-import os,struct
-def _r(n):
- b=b''
- while len(b)<n:
-  c=os.read(0,n-len(b))
-  if not c:raise SystemExit(3)
-  b+=c
- return b
-exec(compile(_r(struct.unpack('>I',_r(4))[0]),'clusterd-framework-executor','exec'))
-"""#
+    /// of the frames after it is swallowed by a buffer, and runs it. One line, for `ps`.
+    static let bootstrap = #"import os,sys,struct;r=lambda n,b=b'':b if len(b)>=n else r(n,b+(os.read(0,n-len(b)) or sys.exit(3)));exec(compile(r(struct.unpack('>I',r(4))[0]),'clusterd-framework-executor','exec'))"#
 
     /// The name tracebacks show for the script's lines.
     static let name = "clusterd-framework-executor"

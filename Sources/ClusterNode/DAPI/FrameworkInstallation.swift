@@ -21,7 +21,7 @@ public struct FrameworkInstallation: Sendable, Equatable {
         let o = options.framework
         guard o.enabled else { return nil }
         let fm = FileManager.default
-        let processes = poolSize(o, isMaster: isMaster, cores: cores)
+        let processes = poolSize(o, masterPoolSize: options.processPoolSizeSet, isMaster: isMaster, cores: cores)
         let standard = (python: home + "/framework/python/bin/python3", path: home + "/framework")
         func fail(_ key: String, _ problem: String) -> ConfigError {
             ConfigError(file: o.file ?? "internal options", field: "framework.\(key)", problem: problem, code: 3006)
@@ -43,8 +43,8 @@ public struct FrameworkInstallation: Sendable, Equatable {
 
     /// `framework.process_pool_size`, else as 4.8.1 sizes its pools: the master `process_pool_size`
     /// (default 2), a worker 1; never more than the cores.
-    static func poolSize(_ o: FrameworkOptions, isMaster: Bool, cores: Int) -> Int {
-        let wanted = o.processPoolSize ?? (isMaster ? (o.masterProcessPoolSize ?? 2) : 1)
+    static func poolSize(_ o: FrameworkOptions, masterPoolSize: Int?, isMaster: Bool, cores: Int) -> Int {
+        let wanted = o.processPoolSize ?? (isMaster ? (masterPoolSize ?? 2) : 1)
         return max(1, min(wanted, max(1, cores)))
     }
 

@@ -28,7 +28,9 @@ struct FrameworkProcess: Sendable {
         func closeAll() { for fd in fds { close(fd) } }
         func makePipe() throws(SpawnError) -> (read: CInt, write: CInt) {
             var p: [CInt] = [0, 0]
-            guard pipe2(&p, O_CLOEXEC) == 0 else {
+            // pipe2 is not in Swift's Glibc; every spawn happens on the bridge's one loop, so no other
+            // executor can be started between pipe() and the fcntl.
+            guard pipe(&p) == 0, fcntl(p[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(p[1], F_SETFD, FD_CLOEXEC) == 0 else {
                 let reason = String(cString: strerror(errno))
                 closeAll()
                 throw SpawnError(description: "cannot make a pipe: \(reason)")
@@ -44,7 +46,7 @@ struct FrameworkProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdin.read, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout.write, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr.write, 2)
-        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
+        closeInheritable(&actions)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -75,6 +77,22 @@ struct FrameworkProcess: Sendable {
             throw SpawnError(description: "cannot start \(python): \(String(cString: strerror(rc)))")
         }
         return FrameworkProcess(pid: pid, input: stdin.write, output: stdout.read, errors: stderr.read)
+    }
+
+    /// Only fds 0–2 reach the executor: `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34, looked up
+    /// at run time since Swift's Glibc does not declare it), else a close for each open fd that lacks
+    /// close-on-exec.
+    private static func closeInheritable(_ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+            return
+        }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { CInt($0) } ?? []
+        for fd in open where fd > 2 {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0, flags & FD_CLOEXEC == 0 { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
     }
 
     /// The exit status if the process has ended (it is reaped then), nil while it runs.

@@ -15,9 +15,6 @@ public struct FrameworkOptions: Sendable, Equatable {
     public var processPoolSize: Int?
     /// false: no bridge even when a framework is found (unserved functions answer 3009).
     public var enabled = true
-    /// `intervals.master.process_pool_size` when the file sets it: 4.8.1 sizes the master's process pool
-    /// with it, and so does the bridge unless `processPoolSize` is given.
-    public var masterProcessPoolSize: Int?
     /// The file the section came from (for the errors about its values found at start).
     public var file: String?
 
@@ -45,10 +42,5 @@ public struct FrameworkOptions: Sendable, Equatable {
                 throw fail(path, "unknown key; known keys: \(Self.keys.joined(separator: ", "))")
             }
         }
-    }
-
-    /// Notes `intervals.master.process_pool_size` of an override document (already validated).
-    mutating func noteMasterPoolSize(in document: JSONValue) {
-        if let n = document["intervals"]?["master"]?["process_pool_size"]?.intValue { masterProcessPoolSize = Int(n) }
     }
 }

@@ -16,7 +16,13 @@ public struct InternalOptions: Sendable, Equatable {
     public var agentGroupsMismatchLimit: Int = 5
     // intervals.master
     /// Threads of the CPU pool; 4.8.1 defaults to 2 processes, here the core count (threads, no GIL).
-    public var processPoolSize: Int = ProcessInfo.processInfo.activeProcessorCount
+    public var processPoolSize: Int {
+        get { processPoolSizeSet ?? ProcessInfo.processInfo.activeProcessorCount }
+        set { processPoolSizeSet = newValue }
+    }
+    /// `process_pool_size` when set (nil: the default), for what 4.8.1 sizes with it: the framework
+    /// bridge's executors take 4.8.1's default of 2 unless it is set.
+    public private(set) var processPoolSizeSet: Int?
     public var syncAgentGroupsMaster: Double = 10
     public var timeoutExtraValid: Double = 40
     public var recalculateIntegrity: Double = 8
@@ -120,7 +126,6 @@ public struct InternalOptions: Sendable, Equatable {
                 }
             }
         }
-        options.framework.noteMasterPoolSize(in: json)
         guard options.minZipSize <= options.maxZipSize else {
             throw fail("intervals.communication.min_zip_size",
                        "must not exceed max_zip_size (\(options.minZipSize) > \(options.maxZipSize))")

@@ -59,3 +59,8 @@ class Tool:
     @staticmethod
     def describe(name='x'):
         return WazuhResult({'described': name})
+
+
+def with_client(lc=None):
+    # A request with local_client_arg 'lc' gets a LocalClient of the framework under that name.
+    return WazuhResult({'client': type(lc).__name__, 'made_by': getattr(lc, 'made_by', None)})
