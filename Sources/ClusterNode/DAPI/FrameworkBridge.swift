@@ -177,7 +177,9 @@ final class FrameworkBridge: Sendable {
         let maxBytes = Self.maxAnswerBytes
         NIOPipeBootstrap(group: loop)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                // Known before anything is read from it: a request may follow the ready frame at once.
+                self.state.withLock { $0.running[id]?.channel = channel }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(ExecutorFrameDecoder(maxBytes: maxBytes)), ExecutorAnswers(bridge: self, id: id),
                     ])
@@ -187,7 +189,6 @@ final class FrameworkBridge: Sendable {
             .whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    self.state.withLock { $0.running[id]?.channel = channel }
                     let script = Array(FrameworkExecutorScript.source.utf8)
                     channel.write(ExecutorFrame.outgoing(script, allocator: channel.allocator), promise: nil)
                     channel.writeAndFlush(ExecutorFrame.outgoing(self.settings, allocator: channel.allocator), promise: nil)
@@ -228,7 +229,7 @@ final class FrameworkBridge: Sendable {
 
     /// Waits for the process of `id` to end without blocking the loop (a poll every 10 ms), sending
     /// SIGKILL `killGrace` seconds after SIGTERM or after it closed its answers. Idempotent.
-    fileprivate func reap(_ id: FrameworkPool.ExecutorID) {
+    func reap(_ id: FrameworkPool.ExecutorID) {
         let first = state.withLock { s -> Bool in
             guard let r = s.running[id], r.status == nil, !r.reaping else { return false }
             s.running[id]?.reaping = true
@@ -297,7 +298,7 @@ final class FrameworkBridge: Sendable {
         handle { $0.exited(id, status: status) }
     }
 
-    fileprivate func errorsEnded(_ id: FrameworkPool.ExecutorID) {
+    func errorsEnded(_ id: FrameworkPool.ExecutorID) {
         let reaped = state.withLock { s -> Bool in
             s.running[id]?.errorsEnded = true
             return s.running[id]?.status != nil
@@ -307,7 +308,7 @@ final class FrameworkBridge: Sendable {
 
     // MARK: what the executors say
 
-    fileprivate func received(_ frame: ExecutorFrame, from id: FrameworkPool.ExecutorID) {
+    func received(_ frame: ExecutorFrame, from id: FrameworkPool.ExecutorID) {
         switch frame.kind {
         case ExecutorFrame.ready:
             let info = Self.readyText(frame.payload)
@@ -325,11 +326,11 @@ final class FrameworkBridge: Sendable {
         }
     }
 
-    fileprivate func broke(_ id: FrameworkPool.ExecutorID, _ problem: String) {
+    func broke(_ id: FrameworkPool.ExecutorID, _ problem: String) {
         handle { $0.broken(id, problem) }
     }
 
-    fileprivate func line(_ text: String, from id: FrameworkPool.ExecutorID) {
+    func line(_ text: String, from id: FrameworkPool.ExecutorID) {
         let (level, message, pid, admitted, dropped, armNotice) = state.withLock { s -> (LogLevel, String, String, Bool, Int, Bool) in
             let (level, message) = s.running[id]?.levels.classify(text) ?? StderrLevels().classifyOnce(text)
             let pid = s.running[id].map { "\($0.process.pid)" } ?? id.description
@@ -355,74 +356,5 @@ final class FrameworkBridge: Sendable {
     private func droppedNotice(_ count: Int) {
         log.warning(tag: tag, subtag: "D API",
                     "\(count) lines of framework executor output were not logged (more than \(Self.linesPerSecond) a second).")
-    }
-
-    static func readyText(_ payload: [UInt8]) -> String {
-        guard let info = try? JSONParser.parse(payload) else { return String(decoding: payload, as: UTF8.self) }
-        var parts: [String] = []
-        if let python = info["python"]?.stringValue { parts.append("Python \(python)") }
-        let version = info["framework"]?.stringValue.map { "framework \($0)" } ?? "framework"
-        parts.append(version + (info["wazuh"]?.stringValue.map { " at \($0)" } ?? ""))
-        return parts.joined(separator: ", ")
-    }
-}
-
-extension StderrLevels {
-    /// The level of a line of an executor already gone.
-    func classifyOnce(_ line: String) -> (LogLevel, String) {
-        var copy = self
-        return copy.classify(line)
-    }
-}
-
-/// The executor's answers pipe: frames to the bridge; a broken frame ends the executor; the pipe's end
-/// starts the reaping.
-private final class ExecutorAnswers: ChannelInboundHandler {
-    typealias InboundIn = ExecutorFrame
-    let bridge: FrameworkBridge
-    let id: FrameworkPool.ExecutorID
-
-    init(bridge: FrameworkBridge, id: FrameworkPool.ExecutorID) {
-        self.bridge = bridge
-        self.id = id
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        bridge.received(unwrapInboundIn(data), from: id)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        bridge.broke(id, (error as? ExecutorFrameError)?.description ?? "broke its answers pipe (\(error))")
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        bridge.reap(id)
-        context.fireChannelInactive()
-    }
-}
-
-/// The executor's stderr: each line to cluster.log.
-private final class ExecutorOutput: ChannelInboundHandler {
-    typealias InboundIn = String
-    let bridge: FrameworkBridge
-    let id: FrameworkPool.ExecutorID
-
-    init(bridge: FrameworkBridge, id: FrameworkPool.ExecutorID) {
-        self.bridge = bridge
-        self.id = id
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        bridge.line(unwrapInboundIn(data), from: id)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        bridge.errorsEnded(id)
-        context.fireChannelInactive()
     }
 }
