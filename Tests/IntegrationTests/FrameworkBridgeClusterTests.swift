@@ -131,6 +131,14 @@ import Testing
         #expect(Set(Self.executors(of: duo.master.pid)) != Set(before))
         #expect(duo.master.log.contains("Framework executor ") && duo.master.log.contains(": the stand-in exits with status 3"))
 
+        // An executor killed from outside: replaced, and the next call works.
+        let victim = try #require(Self.executors(of: duo.master.pid).first)
+        kill(victim, SIGKILL)
+        #expect(waitUntil { let now = Self.executors(of: duo.master.pid); return now.count == expected && !now.contains(victim) })
+        let afterKill = try DapiClusterTests.call(duo.worker.home, Self.body("wazuh.standin", "pid"))
+        guard case .result(let k) = afterKill, k.result["pid"]?.intValue != nil else { Issue.record("\(afterKill.json.pythonText)"); return }
+        #expect(duo.master.log.contains("Framework executor pid \(victim) ended (signal 9 (SIGKILL)) while idle; starting another."))
+
         // SIGTERM to the master: no executor outlives it.
         let last = Self.executors(of: duo.master.pid)
         #expect(duo.master.stop() == 0)
