@@ -131,6 +131,10 @@ final class BridgeTestBed: @unchecked Sendable {
         // A static method named by a dotted qualname, a datetime in the framework's encoding.
         #expect(BridgeTestBed.result(await bed.run("wazuh.standin", "Tool.describe", JSONObject([("name", "n")])))?["described"] == "n")
         #expect(BridgeTestBed.result(await bed.run("wazuh.standin", "stamped"))?["at"] == ["__wazuh_datetime__": "2024-06-01T10:00:00"])
+        // The framework's context cache lasts one request, as in 4.8.1's run_local.
+        let once = try #require(BridgeTestBed.result(await bed.run("wazuh.standin", "counted")))
+        let twice = try #require(BridgeTestBed.result(await bed.run("wazuh.standin", "counted")))
+        #expect(once["first"] == once["again"] && twice["first"] != once["first"], "\(once) \(twice)")
         // local_client_arg: the framework's LocalClient is passed under that name.
         let withClient = BridgeTestBed.body("wazuh.standin", "with_client", extra: JSONObject([("local_client_arg", "lc")]))
         let client = BridgeTestBed.result(await bed.bridge.run(withClient, function: "wazuh.standin.with_client", timeout: 10))
@@ -154,6 +158,13 @@ final class BridgeTestBed: @unchecked Sendable {
         #expect(wrapped.dapiErrors["master-node"]?["logfile"] == "WAZUH_HOME/logs/cluster.log")
         #expect(BridgeTestBed.eventually { bed.logText.contains("ERROR: [Master] [D API] Framework executor") && bed.logText.contains("ValueError: a plain Python error") },
                 "\(bed.logText)")
+        // A basic service down: 1017 naming it, as 4.8.1's check_wazuh_status; the status function itself still runs.
+        try Data(#"{"wazuh-db": "stopped"}"#.utf8).write(to: URL(fileURLWithPath: bed.home + "/framework/daemon-states.json"))
+        guard case .exception(let down) = await bed.run("wazuh.standin", "pid") else { Issue.record("ran with wazuh-db stopped"); return }
+        #expect(WazuhException.parse(payload: down).code == 1017)
+        #expect(WazuhException.parse(payload: down).dapiErrors["master-node"]?["error"] == #"Some Wazuh daemons are not ready yet in node "master-node" (wazuh-db->stopped)"#)
+        guard case .result = await bed.run("wazuh.core.manager", "status") else { Issue.record("manager.status was refused"); return }
+        try FileManager.default.removeItem(atPath: bed.home + "/framework/daemon-states.json")
         // Names the framework cannot import: refused with its text (a dapi_err), the executor stays.
         let pid = bed.bridge.pids
         #expect(await bed.run("wazuh.no_such_module", "get_agents") == .refused("No module named 'wazuh.no_such_module'"))

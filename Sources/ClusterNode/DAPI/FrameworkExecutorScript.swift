@@ -37,6 +37,7 @@ import struct
 import sys
 
 logger = logging.getLogger('clusterd.framework')
+BASIC_SERVICES = ['wazuh-modulesd', 'wazuh-analysisd', 'wazuh-execd', 'wazuh-db', 'wazuh-remoted']
 
 
 def read_exactly(fd, n):
@@ -92,6 +93,12 @@ class Executor:
         self.object_hook = cluster_common.as_wazuh_object
         self.encoder = cluster_common.WazuhJSONEncoder
         self.generic_message = getattr(exception, 'GENERIC_ERROR_MSG', 'Wazuh Internal Error. See log for further detail')
+        self.reset_cache = getattr(common, 'reset_context_cache', None)
+        try:
+            from wazuh.core import manager
+            self.daemon_status = manager.status
+        except (ImportError, AttributeError):
+            self.daemon_status = None
 
     def ready_info(self):
         import wazuh
@@ -125,8 +132,24 @@ class Executor:
             return b'r', self.encode(result)
         except BaseException as e:
             return self.failure(e, name)
+        finally:
+            # What the request cached is its own: this process serves the next one too.
+            if self.reset_cache is not None:
+                self.reset_cache()
+
+    def check_daemons(self, f, request):
+        # check_wazuh_status (§2.3): the basic services must be running, except to ask for their status.
+        if self.daemon_status is None or f is self.daemon_status:
+            return
+        status = self.daemon_status()
+        not_ready = [(d, status.get(d)) for d in request.get('basic_services', BASIC_SERVICES)
+                     if status.get(d) in ('failed', 'restarting', 'stopped')]
+        if not_ready:
+            raise self.exception.WazuhInternalError(1017, extra_message={
+                'node_name': self.node, 'not_ready_daemons': ', '.join('{}->{}'.format(d, s) for d, s in not_ready)})
 
     def call(self, f, request):
+        self.check_daemons(f, request)
         # The context of the request, as execute_local_request sets it (§2.3).
         for var, value in (('rbac', request.get('rbac_permissions', {'rbac_mode': 'black'})),
                            ('current_user', request.get('current_user', '')),
@@ -157,7 +180,7 @@ class Executor:
                                  exc_info=not isinstance(error, exception.WazuhClusterError))
                 error.dapi_errors = self.error_info(error, internal)
                 return b'e', self.encode(error)
-            logger.error('Error executing API request locally (%s): %s', name, error, exc_info=error)
+            logger.error('Unhandled exception (%s): %s', name, error, exc_info=error)
             wrapped = exception.WazuhInternalError(1000)
             wrapped.dapi_errors = self.error_info(None, True)
             return b'e', self.encode(wrapped)

@@ -64,3 +64,17 @@ class Tool:
 def with_client(lc=None):
     # A request with local_client_arg 'lc' gets a LocalClient of the framework under that name.
     return WazuhResult({'client': type(lc).__name__, 'made_by': getattr(lc, 'made_by', None)})
+
+
+_calls = {'n': 0}
+
+
+@common.context_cached('counted')
+def _counted():
+    _calls['n'] += 1
+    return _calls['n']
+
+
+def counted():
+    # Within one request the cached value; a new request computes it again.
+    return WazuhResult({'first': _counted(), 'again': _counted()})

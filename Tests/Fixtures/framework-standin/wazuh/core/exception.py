@@ -5,6 +5,7 @@ GENERIC_ERROR_MSG = 'Wazuh Internal Error. See log for further detail'
 
 MESSAGES = {
     1000: 'Wazuh Internal Error',
+    1017: 'Some Wazuh daemons are not ready yet in node "{node_name}" ({not_ready_daemons})',
     1701: 'Agent does not exist',
     2007: 'Error retrieving data from Wazuh DB',
     3021: 'Timeout executing API request',
