@@ -253,6 +253,25 @@ final class BridgeTestBed: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: bed.home)
     }
 
+    @Test func authenticationFunctionsDoNotWaitBehindABusyPool() async throws {
+        let bed = try BridgeTestBed(processes: 1)
+        let installation = bed.bridge.installation
+        let lanes = FrameworkLanes(installation: installation, nodeName: "master-node", isMaster: true, log: bed.log, loop: BridgeTestBed.group.next())
+        lanes.start()
+        // The general pool's one executor hangs; the authentication lane (started now) still answers.
+        let general = DapiRequest.Callable(module: "wazuh.standin", qualname: "hang", name: "hang")
+        async let hung = lanes.lane(for: general).run(BridgeTestBed.body("wazuh.standin", "hang"), function: "wazuh.standin.hang", timeout: 30)
+        #expect(BridgeTestBed.eventually { lanes.general.pids.count == 1 } && lanes.authentication.pids.isEmpty)
+        let security = DapiRequest.Callable(module: "wazuh.security", qualname: "get_security_conf", name: "get_security_conf")
+        let conf = BridgeTestBed.result(await lanes.lane(for: security).run(BridgeTestBed.body("wazuh.security", "get_security_conf"),
+                                                                            function: "wazuh.security.get_security_conf", timeout: 10))
+        #expect(conf?["auth_token_exp_timeout"] == 900)
+        #expect(lanes.authentication.pids.count == 1 && conf?["pid"]?.intValue == Int64(lanes.authentication.pids[0]))
+        await lanes.shutdown()
+        _ = await hung
+        await bed.stop()
+    }
+
     @Test func frameworkDetectionAndOptions() throws {
         let home = NSTemporaryDirectory() + "detect-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: home) }

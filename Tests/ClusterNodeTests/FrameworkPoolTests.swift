@@ -55,6 +55,13 @@ import Testing
         #expect(pool.slots == [.busy(e, 2)])
     }
 
+    @Test func aPoolNeverStartedStartsWithItsFirstRequest() {
+        var pool = FrameworkPool(slots: 1)
+        #expect(pool.submit(1, Self.job(timeout: nil)) == [.spawn(ID(slot: 0, generation: 1))])
+        #expect(pool.start().isEmpty, "started once")
+        #expect(Self.sends(pool.ready(ID(slot: 0, generation: 1), info: "")) == [1: ID(slot: 0, generation: 1)])
+    }
+
     @Test func busyExecutorsQueueTheRestInArrivalOrder() {
         var pool = Self.readyPool(2)
         let (a, b) = (ID(slot: 0, generation: 1), ID(slot: 1, generation: 1))

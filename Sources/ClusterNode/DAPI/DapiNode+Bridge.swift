@@ -5,13 +5,13 @@ import NIOCore
 /// The framework bridge's place in the distributed API: a function the registry does not serve goes to
 /// the node's Wazuh framework when the node has one (else it is 3009, `unserved`).
 extension DapiNode {
-    var bridge: FrameworkBridge? { frameworkBridge.withLock { $0 } }
+    var bridge: FrameworkLanes? { framework.withLock { $0 } }
 
-    func attach(bridge: FrameworkBridge) { frameworkBridge.withLock { $0 = bridge } }
+    func attach(bridge: FrameworkLanes) { framework.withLock { $0 = bridge } }
 
     /// The bridge of a node whose home (or internal options) has a framework, its executors starting;
     /// nil otherwise. Either way the start-up log says which.
-    static func startBridge(ctx: NodeContext, installation: FrameworkInstallation?, loop: EventLoop) -> FrameworkBridge? {
+    static func startBridge(ctx: NodeContext, installation: FrameworkInstallation?, loop: EventLoop) -> FrameworkLanes? {
         let isMaster = ctx.config.nodeType == .master
         let tag = isMaster ? "Master" : "Worker \(ctx.config.nodeName)"
         guard let installation else {
@@ -23,8 +23,8 @@ extension DapiNode {
         }
         ctx.log.info(tag: tag, subtag: "D API", "Functions clusterd does not serve run in the Wazuh framework \(installation.origin): "
             + "\(installation.python), path \(installation.path ?? "(the interpreter's own)"), \(installation.processes) executor"
-            + (installation.processes == 1 ? "." : "s."))
-        let bridge = FrameworkBridge(installation: installation, nodeName: ctx.config.nodeName, isMaster: isMaster, log: ctx.log, loop: loop)
+            + (installation.processes == 1 ? "" : "s") + " (and one for API authentication functions, started on first use).")
+        let bridge = FrameworkLanes(installation: installation, nodeName: ctx.config.nodeName, isMaster: isMaster, log: ctx.log, loop: loop)
         bridge.start()
         return bridge
     }
@@ -60,7 +60,7 @@ extension DapiNode {
 
     /// The framework's answer as a value, for `executeLocal` (the master's own share of a request it
     /// fans out, merged with the workers' answers).
-    func bridged(_ request: DapiRequest, by bridge: FrameworkBridge) async -> DapiOutcome {
+    func bridged(_ request: DapiRequest, by bridge: FrameworkLanes) async -> DapiOutcome {
         switch await runInFramework(request, bridge) {
         case .result(let bytes), .exception(let bytes): return await Self.decodeOffloaded(bytes, pool: ctx.pool)
         case .refused(let text): return .exception(named(.cluster(3009, text)))
@@ -68,11 +68,11 @@ extension DapiNode {
         }
     }
 
-    private func runInFramework(_ original: DapiRequest, _ bridge: FrameworkBridge) async -> BridgeAnswer {
+    private func runInFramework(_ original: DapiRequest, _ bridge: FrameworkLanes) async -> BridgeAnswer {
         var request = original
         if request.kwargs["agent_list"] == .string("*") { request.kwargs["agent_list"] = nil }
         let body = PythonJSONEncoder().encodeBytes(.object(request.encodedBody))
-        return await bridge.run(body, function: "\(request.function.module).\(request.function.qualname)",
+        return await bridge.lane(for: request.function).run(body, function: "\(request.function.module).\(request.function.qualname)",
                                 timeout: Self.executionTimeout(request))
     }
 }

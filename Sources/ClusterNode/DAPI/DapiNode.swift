@@ -25,7 +25,7 @@ final class DapiNode: Sendable {
     /// Functions already logged as not served (each is logged once).
     private let refused = Mutex<Set<String>>([])
     /// The node's Wazuh framework, for the functions not served here (`DapiNode+Bridge`); nil: none.
-    let frameworkBridge = Mutex<FrameworkBridge?>(nil)
+    let framework = Mutex<FrameworkLanes?>(nil)
     static let maxConcurrent = 64
 
     init(ctx: NodeContext, store: AgentStore, clients: LocalClients) {

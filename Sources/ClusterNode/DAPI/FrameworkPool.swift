@@ -71,6 +71,7 @@ struct FrameworkPool: Sendable {
     private(set) var queue: [JobID] = []
     private var jobs: [JobID: Job] = [:]
     private(set) var stopping = false
+    private(set) var started = false
     /// Why the last start failed (given to requests while no executor can start).
     private(set) var startProblem: String?
     /// The longest wait between two attempts to start an executor that keeps failing to.
@@ -89,20 +90,24 @@ struct FrameworkPool: Sendable {
 
     // MARK: events
 
+    /// Starts every executor (once; a pool never started starts with its first request).
     mutating func start() -> [Directive] {
-        (0..<slots.count).map { spawn($0) }
+        guard !started, !stopping else { return [] }
+        started = true
+        return (0..<slots.count).map { spawn($0) }
     }
 
     /// A request: run at once by an idle executor, else queued; bounded by `job.timeout` (nil: none)
     /// from now, queueing included, as 4.8.1 bounds the wait for its process pool.
     mutating func submit(_ id: JobID, _ job: Job) -> [Directive] {
         if stopping { return [.answer(id, .failed(.internal(1000, "the node is stopping; \(job.function) was not run")))] }
+        var out = start()
         if slots.allSatisfy({ $0 == .waiting || $0 == .stopped }) {
             return [.answer(id, .failed(cannotStart(job.function)))]
         }
         jobs[id] = job
         queue.append(id)
-        var out: [Directive] = job.timeout.map { [.arm(.deadline(id), after: $0)] } ?? []
+        out += job.timeout.map { [.arm(.deadline(id), after: $0)] } ?? []
         out += dispatch()
         return out
     }
