@@ -272,6 +272,33 @@ final class BridgeTestBed: @unchecked Sendable {
         await bed.stop()
     }
 
+    @Test func theDistributedAPIHandsWhatItDoesNotServeToTheBridge() async throws {
+        let node = try DapiMasterTestNode()
+        try StandinFramework.install(in: node.home)
+        let installation = try #require(try FrameworkInstallation.find(home: node.home, options: InternalOptions(), isMaster: true, cores: 2))
+        let lanes = FrameworkLanes(installation: installation, nodeName: "master-node", isMaster: true, log: node.ctx.log, loop: BridgeTestBed.group.next())
+        lanes.start()
+        node.dapi.attach(bridge: lanes)
+        // A queue's request: the framework's bytes are the answer.
+        let pid = DapiMasterTestNode.body(module: "wazuh.standin", qualname: "pid")
+        guard case .result(let bytes) = await node.dapi.solve(pid, from: "worker1", client: "7", tag: "Master"),
+              case .result(let r) = DapiOutcome.decode(bytes) else { Issue.record("no result"); return }
+        #expect(r.result["pid"]?.intValue.map { Int32($0) } == lanes.general.pids.first && r.result["origin_module"] == "API")
+        #expect(String(decoding: bytes, as: UTF8.self) == #"{"__wazuh_result__": {"__class__": "WazuhResult", "__object__": {"str_priority": null, "result": {"pid": \#(r.result["pid"]!.intValue!), "origin_module": "API"}}}}"#)
+        // What the framework cannot import is a dapi_err, logged like a bad request.
+        let missing = DapiMasterTestNode.body(module: "wazuh.no_such_module", qualname: "get_agents")
+        #expect(await node.dapi.solve(missing, from: "worker1", client: "7", tag: "Master") == .error("No module named 'wazuh.no_such_module'"))
+        #expect(node.log.contains("Error in distributed API request from worker1 (7): No module named 'wazuh.no_such_module'"))
+        // Local execution (the master's own share of a fanned-out request): the value, decoded.
+        let outcome = await node.dapi.executeLocal(try DapiRequest.parse(pid).get())
+        guard case .result(let value) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(value.result["origin_module"] == "API")
+        // A function the registry serves never reaches the framework (which has no wazuh.agent: it would refuse it).
+        let agents = await node.dapi.solve(DapiMasterTestNode.body(module: "wazuh.agent", qualname: "get_agents"), from: "worker1", client: "7", tag: "Master")
+        guard case .result(let native) = agents, case .affected = DapiOutcome.decode(native) else { Issue.record("\(agents)"); return }
+        await lanes.shutdown()
+    }
+
     @Test func frameworkDetectionAndOptions() throws {
         let home = NSTemporaryDirectory() + "detect-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: home) }
