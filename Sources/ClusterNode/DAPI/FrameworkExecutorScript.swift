@@ -141,8 +141,9 @@ class Executor:
         # check_wazuh_status (§2.3): the basic services must be running, except to ask for their status.
         if self.daemon_status is None or f is self.daemon_status:
             return
+        services = request.get('basic_services')
         status = self.daemon_status()
-        not_ready = [(d, status.get(d)) for d in request.get('basic_services', BASIC_SERVICES)
+        not_ready = [(d, status.get(d)) for d in (BASIC_SERVICES if services is None else services)
                      if status.get(d) in ('failed', 'restarting', 'stopped')]
         if not_ready:
             raise self.exception.WazuhInternalError(1017, extra_message={
