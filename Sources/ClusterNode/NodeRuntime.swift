@@ -11,6 +11,7 @@ public enum NodeRuntime {
     public static func run(_ ctx: NodeContext, store: any AgentBackend) async throws {
         // Every parallel loop of the library runs on the node's pool from now on, not on GCD's threads.
         ParallelLoop.install(ctx.pool.parallelLoop)
+        let framework = try FrameworkInstallation.find(home: ctx.home, options: ctx.options, isMaster: ctx.config.nodeType == .master)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let clients = LocalClients()
         let dapi = DapiNode(ctx: ctx, store: store, clients: clients)
@@ -18,6 +19,8 @@ public enum NodeRuntime {
         let worker = ctx.config.nodeType == .worker ? Worker(ctx: ctx, store: store, clients: clients, dapi: dapi) : nil
         if let master { dapi.attach(master: master) }
         if let worker { dapi.attach(worker: worker) }
+        let bridge = DapiNode.startBridge(ctx: ctx, installation: framework, loop: group.next())
+        if let bridge { dapi.attach(bridge: bridge) }
         let local = LocalServer(ctx: ctx, master: master, worker: worker, clients: clients, dapi: dapi)
         var services: [any Service] = [NodeService { try await local.run(group: group) }]
         if let master { services.append(NodeService { try await master.run(group: group) }) }
@@ -32,10 +35,13 @@ public enum NodeRuntime {
         } catch is CancellationError {
             // The graceful-shutdown path: services end by cancellation.
         } catch {
+            await bridge?.shutdown()
             await ctx.pool.shutdown()
             try? await group.shutdownGracefully()
             throw error
         }
+        // The executors end before the loops their pipes run on.
+        await bridge?.shutdown()
         await ctx.pool.shutdown()
         try? await group.shutdownGracefully()
         ctx.log.info(tag: "Cluster", subtag: "Main", "SIGNAL received. Exit...")

@@ -24,6 +24,8 @@ final class DapiNode: Sendable {
     private let slots: RequestSlots
     /// Functions already logged as not served (each is logged once).
     private let refused = Mutex<Set<String>>([])
+    /// The node's Wazuh framework, for the functions not served here (`DapiNode+Bridge`); nil: none.
+    let framework = Mutex<FrameworkLanes?>(nil)
     static let maxConcurrent = 64
 
     init(ctx: NodeContext, store: any AgentBackend, clients: LocalClients) {
@@ -58,6 +60,7 @@ final class DapiNode: Sendable {
         }
         await slots.acquire()
         defer { slots.release() }
+        if let answer = await bridgedAnswer(request, tag: tag, from: node, client: client) { return answer }
         let outcome = await distribute(request)
         if case .exception(let e) = outcome {
             ctx.log.debug(tag: tag, subtag: "D API", "\(request.function.module).\(request.function.qualname) from \(node) (\(client)) ended with \(e)")
@@ -90,10 +93,11 @@ final class DapiNode: Sendable {
         if request.kwargs["agent_list"] == .string("*") { request.kwargs["agent_list"] = nil }
         let f = request.function
         guard let function = DapiRegistry.lookup(f) else {
+            if let bridge { return await bridged(request, by: bridge) }
             return .exception(named(unserved(f)))
         }
         let call = DapiCall(request: request, env: environment())
-        let timeout: Double? = request.waitForComplete ? nil : Double(max(1, request.apiTimeout))
+        let timeout = Self.executionTimeout(request)
         let pool = ctx.pool
         let outcome: DapiOutcome = await Self.bounded(timeout) {
             do {

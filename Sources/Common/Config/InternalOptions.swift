@@ -16,7 +16,13 @@ public struct InternalOptions: Sendable, Equatable {
     public var agentGroupsMismatchLimit: Int = 5
     // intervals.master
     /// Threads of the CPU pool; 4.8.1 defaults to 2 processes, here the core count (threads, no GIL).
-    public var processPoolSize: Int = ProcessInfo.processInfo.activeProcessorCount
+    public var processPoolSize: Int {
+        get { processPoolSizeSet ?? ProcessInfo.processInfo.activeProcessorCount }
+        set { processPoolSizeSet = newValue }
+    }
+    /// `process_pool_size` when set (nil: the default), for what 4.8.1 sizes with it: the framework
+    /// bridge's executors take 4.8.1's default of 2 unless it is set.
+    public private(set) var processPoolSizeSet: Int?
     public var syncAgentGroupsMaster: Double = 10
     public var timeoutExtraValid: Double = 40
     public var recalculateIntegrity: Double = 8
@@ -53,6 +59,9 @@ public struct InternalOptions: Sendable, Equatable {
         case wazuhDB = "wazuh-db"
     }
     public var agentDatabase: AgentDatabase = .auto
+
+    /// Where the node's Wazuh framework is (the `framework` section; see `FrameworkOptions`).
+    public var framework = FrameworkOptions()
 
     /// The 4.8.1 values.
 
@@ -118,10 +127,14 @@ public struct InternalOptions: Sendable, Equatable {
                 }
                 continue
             }
+            if key == "framework" {
+                try options.framework.read(value, file: file, fail: fail)
+                continue
+            }
             guard key == "intervals" else {
                 // Other sections of the real cluster.json are accepted so a copy of it loads; they are fixed here.
                 if ["files", "excluded_files", "excluded_extensions", "distributed_api"].contains(key) { continue }
-                throw fail(key, "unknown key; expected \"intervals\"")
+                throw fail(key, "unknown key; expected \"intervals\", \"registration\", \"agent_database\" or \"framework\"")
             }
             guard let sections = value.objectValue else { throw fail("intervals", "expected an object") }
             for (sectionName, sectionValue) in sections {
