@@ -10,6 +10,7 @@ struct FrameDump: ParsableCommand {
         usage: """
             frame-dump [--key KEY | --key-file FILE] [--json] [--payload] [--port N] [--format FORMAT] FILE|-
             frame-dump proxy --listen HOST:PORT --to HOST:PORT [--key KEY] [--json] [--payload]
+            frame-dump faults --listen HOST:PORT --to HOST:PORT --control PATH [--fault FAULT]
             """,
         discussion: """
             Reads a pcap or pcapng capture, or a raw byte stream of one direction of a cluster \
@@ -25,7 +26,7 @@ struct FrameDump: ParsableCommand {
             Exit status: 0 when everything decoded, 1 when decoding stopped on truncated or damaged \
             data (the byte offset is reported on stderr), 2 on a usage or input/output error.
             """,
-        subcommands: [DecodeCommand.self, ProxyCommand.self],
+        subcommands: [DecodeCommand.self, ProxyCommand.self, FaultsCommand.self],
         defaultSubcommand: DecodeCommand.self
     )
 
