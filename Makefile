@@ -1,5 +1,5 @@
-# clusterd — build, test, demo, bench, install. Every build target installs the Debian packages it needs
-# first; install and uninstall never do (they change no package of the system).
+# clusterd — build, test, demo, bench, install. build, release, test, demo and bench install the Debian
+# packages they need first; install-build, install and uninstall never do (they change no system package).
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 KEEP ?= 0
