@@ -1,9 +1,27 @@
-# clusterd — build, test, demo, bench. Every target installs the Debian packages it needs first.
+# clusterd — build, test, demo, bench, install. build, release, test, demo and bench install the Debian
+# packages they need first; install-build, install and uninstall never do (they change no system package).
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 KEEP ?= 0
 
-.PHONY: all deps build release test demo bench clean
+# Installation. `make install` builds release and installs into $(DESTDIR)$(PREFIX); with DESTDIR set,
+# nothing outside DESTDIR is written. BINARIES_FROM=DIR installs the programs already built in DIR
+# instead of building (e.g. `sudo make install BINARIES_FROM=.build/release` after `make install-build`).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+# In systemd's search path for both PREFIX=/usr/local and PREFIX=/usr; UNITDIR=/etc/systemd/system for
+# the administrator's own directory.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# The node home the units run clusterd and cluster-api on.
+WAZUH_HOME ?= /var/ossec
+BINARIES_FROM ?=
+# Installed programs carry the Swift runtime, so they run on hosts without a Swift toolchain.
+INSTALL_SWIFT_FLAGS ?= --static-swift-stdlib
+INSTALL_VARS = DESTDIR='$(DESTDIR)' BINDIR='$(BINDIR)' MANDIR='$(MANDIR)' UNITDIR='$(UNITDIR)' WAZUH_HOME='$(WAZUH_HOME)'
+
+.PHONY: all deps build release test demo bench clean install install-build uninstall
 
 all: build
 
@@ -25,6 +43,21 @@ demo: build
 
 bench: release
 	@./scripts/bench
+
+# The release build make install installs from.
+install-build:
+	$(SWIFT) build -c release $(INSTALL_SWIFT_FLAGS) $(SWIFT_FLAGS)
+
+ifeq ($(BINARIES_FROM),)
+install: install-build
+	@$(INSTALL_VARS) BINARIES_FROM="$$($(SWIFT) build -c release $(INSTALL_SWIFT_FLAGS) $(SWIFT_FLAGS) --show-bin-path)" ./scripts/install-tree install
+else
+install:
+	@$(INSTALL_VARS) BINARIES_FROM='$(BINARIES_FROM)' ./scripts/install-tree install
+endif
+
+uninstall:
+	@$(INSTALL_VARS) ./scripts/install-tree uninstall
 
 clean:
 	rm -rf .build

@@ -244,9 +244,17 @@ func runTool(_ name: String, _ args: [String]) throws -> (status: Int32, out: St
 /// Runs a built tool, killing it if it has not finished within `limit` seconds (then returns nil). The
 /// limit is a bound on how long a test waits, not a measurement.
 func runTool(_ name: String, _ args: [String], limit: Double?) throws -> (status: Int32, out: String, err: String)? {
+    try runProgram(Harness.binDir + "/" + name, args, limit: limit)
+}
+
+/// Runs the program at `path` (with `environment` instead of this process's when given), killing it if it
+/// has not finished within `limit` seconds (then returns nil).
+func runProgram(_ path: String, _ args: [String], environment: [String: String]? = nil,
+                limit: Double? = nil) throws -> (status: Int32, out: String, err: String)? {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: Harness.binDir + "/" + name)
+    p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
+    if let environment { p.environment = environment }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
