@@ -21,7 +21,7 @@ BINARIES_FROM ?=
 INSTALL_SWIFT_FLAGS ?= --static-swift-stdlib
 INSTALL_VARS = DESTDIR='$(DESTDIR)' BINDIR='$(BINDIR)' MANDIR='$(MANDIR)' UNITDIR='$(UNITDIR)' WAZUH_HOME='$(WAZUH_HOME)'
 
-.PHONY: all deps build release test demo bench clean install install-build uninstall
+.PHONY: all deps build release test demo bench clean install install-build uninstall faults
 
 all: build
 
@@ -58,6 +58,14 @@ endif
 
 uninstall:
 	@$(INSTALL_VARS) ./scripts/install-tree uninstall
+
+# The whole fault suite (issue #14): every scenario, with the table of results at the end. `make test`
+# runs a short subset of it.
+faults: deps
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	@rm -f $${TMPDIR:-/tmp}/clusterd-faults.md
+	CLUSTERD_FAULTS=all $(SWIFT) test --skip-build $(SWIFT_FLAGS) --filter FaultSuiteTests; status=$$?; \
+	  echo; cat $${TMPDIR:-/tmp}/clusterd-faults.md 2>/dev/null; exit $$status
 
 clean:
 	rm -rf .build

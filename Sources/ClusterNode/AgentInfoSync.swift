@@ -163,6 +163,12 @@ extension MasterSession {
         let outcome: (Int, [String], Bool)
         switch pooled {
         case .success(let value): outcome = value
+        case .failure(let error as CancellationError):
+            // The worker's session ended while its chunks were applied: nobody is left to answer, and this
+            // is no wazuh-db error. What was applied stays; the worker sends its next round on a new session.
+            _ = error
+            ctx.log.info(tag: tag, subtag: subtag, "Stopped: the connection with \(worker) closed while its chunks were applied.")
+            return
         case .failure(let error): outcome = (0, ["\(error)"], false)
         }
         ctx.log.debug(tag: tag, subtag: subtag, "\(outcome.0)/\(chunks.count) chunks updated in wazuh-db in \(elapsed(since: parsed)) (read in \(String(format: "%.3fs", parsed.timeIntervalSince(start)))).")

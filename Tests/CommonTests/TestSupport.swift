@@ -65,11 +65,16 @@ final class TemporaryDirectory: @unchecked Sendable {
         FileManager.default.contents(atPath: path + "/" + relative).map { Array($0) }
     }
 
-    /// Every path below the directory (files, directories and links), relative and sorted.
+    /// Every path below the directory (files, directories and links), relative and sorted; the applier's
+    /// staging directories (`queue/cluster/.staging/<k>`, made at its first use) are left out, not
+    /// what is in them.
     func listing(_ relative: String = "") -> [String] {
         let base = relative.isEmpty ? path : path + "/" + relative
         guard let e = FileManager.default.enumerator(atPath: base) else { return [] }
-        return (e.allObjects as? [String] ?? []).sorted()
+        let skeleton: Set<String> = relative.isEmpty
+            ? Set(["queue", "queue/cluster", "queue/cluster/.staging"] + (0..<16).map { "queue/cluster/.staging/\($0)" })
+            : []
+        return (e.allObjects as? [String] ?? []).filter { !skeleton.contains($0) }.sorted()
     }
 }
 

@@ -76,7 +76,8 @@ struct FaultScenario: Sendable, CustomTestStringConvertible {
     /// What a broken link explains on either side.
     static let linkErrors = ["Connection reset", "connection reset", "timed out", "Timeout", "closed", "3020", "3023", "1016",
                              "Broken pipe", "Error sending", "Error synchronizing", "not connected", "Could not send",
-                             "error while", "Error ", "not a valid", "decrypt", "Invalid", "interrupted"]
+                             "error while", "Error ", "not a valid", "decrypt", "Invalid", "interrupted",
+                             "No keep alives have been received"]
 
     static let all: [FaultScenario] = [
         .init(name: "blackhole", action: .network("blackhole"), seconds: 4, explained: linkErrors),

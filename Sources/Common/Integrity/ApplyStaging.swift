@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import Synchronization
 
 /// What an apply does before anything is visible: the directories it makes and the temporary files it
 /// writes beside their targets. It remembers both so that a package found hostile or broken halfway can
@@ -10,7 +12,39 @@ final class StagingArea {
     /// Directories made here, parents before children.
     private var created: [String] = []
 
-    init(home: String) { self.home = home }
+    init(home: String) {
+        self.home = home
+        _ = Self.stagingDirectory(home: home)
+    }
+
+    /// Temporary files of the homes this process applies to go to `<home>/queue/cluster/.staging/<k>/`,
+    /// outside every synced directory, so nothing reading a synced directory (an agent's shared folder,
+    /// the scan) ever sees a file being written. Only when that directory is on the same file system as
+    /// the synced trees (`etc/`, `var/`), so the rename stays atomic; beside the target otherwise.
+    /// Decided once per home; nil: beside the target.
+    private static let stagingRoots = Mutex<[String: String?]>([:])
+    static let stagingShards = 16
+
+    static func stagingDirectory(home: String) -> String? {
+        if let known = stagingRoots.withLock({ $0[home] }) { return known }
+        let root = home + "/queue/cluster/.staging"
+        var chosen: String? = nil
+        mkdir(home + "/queue", 0o770)
+        mkdir(home + "/queue/cluster", 0o770)
+        mkdir(root, 0o770)
+        var ok = true
+        for shard in 0..<stagingShards where mkdir(root + "/\(shard)", 0o770) != 0 && errno != EEXIST { ok = false }
+        func device(_ path: String) -> UInt64? {
+            var st = stat()
+            return stat(path, &st) == 0 ? UInt64(st.st_dev) : nil
+        }
+        if ok, let staging = device(root) {
+            let trees = ["etc", "var"].compactMap { device(home + "/" + $0) }
+            if trees.allSatisfy({ $0 == staging }) { chosen = root }
+        }
+        stagingRoots.withLock { $0[home] = chosen }
+        return chosen
+    }
 
     /// Makes the parent directories of `path` (relative) with mode 0770, as 4.8.1 does, given to `owner`
     /// when there is one; returns why it failed, if it did.
@@ -44,8 +78,20 @@ final class StagingArea {
         for directory in created.reversed() { rmdir(directory) }
     }
 
+    /// Where `full` is written before its rename: in its home's staging directory (see `stagingDirectory`)
+    /// under a name that encodes the whole relative path (`%` and `/` escaped, long paths hashed), or
     /// `.<name>.clusterd.tmp` beside `full`.
     static func temporaryPath(for full: String) -> String {
+        let roots = stagingRoots.withLock { $0 }
+        for (home, root) in roots {
+            guard let root, full.hasPrefix(home + "/") else { continue }
+            let relative = full.dropFirst(home.utf8.count + 1)
+            var name = relative.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F")
+            let digest = SHA256.hash(data: Array(relative.utf8))
+            let shard = Int(Array(digest)[0]) % stagingShards
+            if name.utf8.count > 200 { name = "h-" + digest.map { String(format: "%02x", $0) }.joined() }  // NAME_MAX is 255
+            return root + "/\(shard)/" + name + PackageApplier.temporarySuffix
+        }
         guard let slash = full.lastIndex(of: "/") else { return "." + full + PackageApplier.temporarySuffix }
         return String(full[...slash]) + "." + String(full[full.index(after: slash)...]) + PackageApplier.temporarySuffix
     }
