@@ -21,7 +21,7 @@ BINARIES_FROM ?=
 INSTALL_SWIFT_FLAGS ?= --static-swift-stdlib
 INSTALL_VARS = DESTDIR='$(DESTDIR)' BINDIR='$(BINDIR)' MANDIR='$(MANDIR)' UNITDIR='$(UNITDIR)' WAZUH_HOME='$(WAZUH_HOME)'
 
-.PHONY: all deps build release test demo bench clean install install-build uninstall faults
+.PHONY: all deps build release test demo bench clean install install-build uninstall faults soak
 
 all: build
 
@@ -66,6 +66,11 @@ faults: deps
 	@rm -f $${TMPDIR:-/tmp}/clusterd-faults.md
 	CLUSTERD_FAULTS=all $(SWIFT) test --skip-build $(SWIFT_FLAGS) --filter FaultSuiteTests; status=$$?; \
 	  echo; cat $${TMPDIR:-/tmp}/clusterd-faults.md 2>/dev/null; exit $$status
+
+# A long run (issue #14): master, ten workers, 20,000 agents, files changing, MINUTES minutes (30);
+# RSS, descriptors and CPU of every daemon every 10 s into a CSV, and the master's RSS slope.
+soak: release
+	@MINUTES=$(or $(MINUTES),30) ./scripts/soak
 
 clean:
 	rm -rf .build

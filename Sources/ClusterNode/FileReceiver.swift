@@ -17,6 +17,9 @@ struct FileReceiver {
     private var open: [String: Receiving] = [:]
     /// Absolute paths of the files this peer sent completely, not yet claimed by a `*_e` command.
     private var received: Set<String> = []
+    /// Why the transfer of a file broke off (disk full, too large…), by absolute path, until a `*_e`
+    /// command names it: the task waiting for that file then fails at once with the reason.
+    private var failed: [String: String] = [:]
 
     private struct Receiving {
         let handle: FileHandle
@@ -82,8 +85,9 @@ struct FileReceiver {
             throw .fileTooLarge(maxFileBytes)
         }
         do { try entry.handle.write(contentsOf: bytes) } catch {
-            abandon(entry, "writing \(entry.progress.path): \(error)")
-            throw .io("\(error)")
+            let reason = "cannot write \(entry.progress.path): \(Self.describe(error))"
+            abandon(entry, reason)
+            throw .io(reason)
         }
         entry.hash.update(data: bytes)
         entry.bytes += bytes.count
@@ -113,10 +117,28 @@ struct FileReceiver {
     }
 
     /// A failed transfer: the descriptor is closed and the partial file removed.
-    private func abandon(_ entry: Receiving, _ reason: String) {
+    private mutating func abandon(_ entry: Receiving, _ reason: String) {
         try? entry.handle.close()
         entry.progress.fail(reason)
         unlink(entry.progress.path)
+        if failed.count > 64 { failed.removeAll() }
+        failed[entry.progress.path] = reason
+    }
+
+    /// Why the file named as a `*_e` command names it was not received, if its transfer broke off here.
+    mutating func failureReason(_ relative: String) -> String? {
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: true)
+        return failed.removeValue(forKey: home + "/" + parts.joined(separator: "/"))
+    }
+
+    /// A write error in words: the system's text for an errno ("No space left on device").
+    static func describe(_ error: any Error) -> String {
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        return "\(error)"
     }
 
     mutating func abandonAll() {

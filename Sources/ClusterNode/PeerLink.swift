@@ -360,7 +360,9 @@ public actor PeerLink {
         } catch FileReceiver.Failure.fileTooLarge(let n) {
             return refuse("maxFileBytes", "'\(relpath)' is larger than \(n) bytes; its transfer was dropped")
         } catch {
-            return .err(.internal(1000, "\(error)"))
+            guard case .io(let reason) = error else { return .err(.internal(1000, "\(error)")) }
+            logger(.error, "Could not receive '\(relpath)' from \(remote): \(reason)")
+            return .err(.internal(1000, reason))
         }
     }
 
@@ -378,6 +380,10 @@ public actor PeerLink {
         let (taskID, rest) = splitFirstSpace(payload)
         let relative = String(decoding: rest, as: UTF8.self)
         guard let path = files?.claim(relative) else {
+            if let reason = files?.failureReason(relative) {
+                log("'\(command)' names '\(relative)', whose transfer failed: \(reason)")
+                return .failure(.cluster(3040, "'\(relative)' was not received: \(reason)"))
+            }
             log("Refused '\(command)' naming '\(relative)': not a file \(sender) sent on this connection.")
             return .failure(.cluster(3040, "'\(relative)' is not a file received from \(sender) on this connection"))
         }

@@ -175,7 +175,16 @@ actor WorkerSession {
             let claim = await link.claimNamedFile(message.payload, command: message.name, sender: "the master") {
                 log.error(tag: tag, subtag: "Integrity sync", $0)
             }
-            guard case .success(let (id, path)) = claim else { return .err(claim.refusal) }
+            guard case .success(let (id, path)) = claim else {
+                // The round waiting for this package ends now, with the reason, instead of at its timeout.
+                let (taskID, _) = splitFirstSpace(message.payload)
+                let wasReceiving = if case .receiving = integrity.phase { true } else { false }
+                if wasReceiving {
+                    integrityShell.execute(integrity.onMasterError(taskID: taskID, error: claim.refusal))
+                    if integrity.phase == .idle { await prefetch.abandon() }
+                }
+                return .err(claim.refusal)
+            }
             guard let out = integrity.onPackageNamed(taskID: id, path: path, now: nowSeconds()) else {
                 unlink(path)
                 return .err(.cluster(3027, id))

@@ -243,6 +243,49 @@ struct FaultScenario: Sendable, CustomTestStringConvertible {
         #expect(temporarySightings.isEmpty, "\(scenario.name): temporary files seen in synced directories: \(Set(temporarySightings).sorted().prefix(10))")
         #expect(workers.allSatisfy { $0.isRunning } && master.isRunning)
     }
+
+    /// A worker's file system fills up during an apply (its home on a 3 MB tmpfs; skipped where mounting is
+    /// not allowed): the sync fails with an error naming the lack of space, nothing synced before is lost or
+    /// half-written, no temporary file stays, and once the master drops the file that did not fit the
+    /// worker converges.
+    @Test func aFullFileSystemDuringAnApplyLosesNothing() throws {
+        let base = Harness.tempDir("diskfull")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let workerHome = base + "/worker1"
+        try FileManager.default.createDirectory(atPath: workerHome, withIntermediateDirectories: true)
+        let mount = try runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", workerHome])!
+        guard mount.status == 0 else {
+            print("skipped: cannot mount a small file system here (\(mount.err.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            return
+        }
+        defer { _ = try? runProgram("/bin/umount", ["-l", workerHome]) }
+        let (master, port) = try Harness.startMaster(.init(name: "master-node", type: "master", port: 0, intervals: Self.intervals), in: base)
+        defer { master.stop() }
+        let worker = try Node(home: try Harness.makeHome(.init(name: "worker1", port: port, intervals: Self.intervals), in: base))
+        defer { worker.stop() }
+        #expect(waitUntil(15) { worker.log.contains("Successfully connected to master.") })
+        for i in 0..<5 { try Data("small \(i)\n".utf8).write(to: URL(fileURLWithPath: master.home + "/etc/shared/default/churn-\(i).txt")) }
+        #expect(waitUntil(20) { Self.synced(worker.home) == Self.synced(master.home) }, "\(worker.log.suffix(2000))")
+        let before = Self.synced(worker.home)
+        // 5 MB that do not compress, and a change to a small file in the same round.
+        var big = [UInt8](repeating: 0, count: 5 << 20)
+        for i in big.indices { big[i] = UInt8.random(in: 0...255) }
+        try Data(big).write(to: URL(fileURLWithPath: master.home + "/etc/shared/default/churn-big.bin"))
+        let errorLines = { worker.log.split(separator: "\n").filter { $0.contains(" ERROR: ") || $0.contains(" WARNING: ") } }
+        #expect(waitUntil(30) { errorLines().contains { $0.lowercased().contains("no space left") } },
+                "\(errorLines().suffix(20).joined(separator: "\n"))\n\(worker.log.split(separator: "\n").filter { $0.contains("Integrity") }.suffix(20).joined(separator: "\n"))")
+        #expect(Self.synced(worker.home).filter { before[$0.key] == nil || before[$0.key] != $0.value }.keys.allSatisfy { $0 == "etc/shared/default/churn-big.bin" } == true)
+        for (path, content) in before { #expect(FileManager.default.contents(atPath: worker.home + "/" + path) == content, "\(path) intact") }
+        #expect(FileManager.default.contents(atPath: worker.home + "/etc/shared/default/churn-big.bin").map { $0.count == big.count } ?? true,
+                "never a partial file")
+        // The master drops the file; the worker converges and nothing temporary stays.
+        try FileManager.default.removeItem(atPath: master.home + "/etc/shared/default/churn-big.bin")
+        try Data("changed\n".utf8).write(to: URL(fileURLWithPath: master.home + "/etc/shared/default/churn-0.txt"))
+        #expect(waitUntil(30) { Self.synced(worker.home) == Self.synced(master.home) }, "\(worker.log.suffix(2000))")
+        let leftovers = (FileManager.default.enumerator(atPath: worker.home)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+        #expect(worker.isRunning && master.isRunning)
+    }
 }
 
 /// A flag shared with the churn thread.
