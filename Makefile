@@ -28,3 +28,10 @@ bench: release
 
 clean:
 	rm -rf .build
+
+# Fuzzing (README "Fuzzing"): each libFuzzer harness in Fuzz/ for SECONDS seconds (TARGETS: a subset).
+SECONDS ?= 60
+TARGETS ?=
+.PHONY: fuzz
+fuzz: deps
+	@./scripts/fuzz $(SECONDS) $(TARGETS)
