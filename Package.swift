@@ -174,9 +174,9 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-// Fuzz targets (`make fuzz`, Fuzz/README.md): one libFuzzer harness per parser of outside input. Built by
-// `make fuzz` with `--sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING` (libFuzzer's main); in a
-// normal build each is a small tool that runs the files or directories it is given through the same
+// Fuzz targets (`make fuzz`, README "Fuzzing"): one libFuzzer harness per parser of outside input. scripts/fuzz
+// builds them with the fuzzer and address sanitizers and `-DFUZZING` (no `@main`: libFuzzer's main runs); in
+// a normal build each is a small tool that runs the files or directories it is given through the same
 // entry point, so the harnesses always compile and a reproducer can be replayed without sanitizers.
 let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("fuzz-wire", ["Common", .product(name: "NIOCore", package: "swift-nio"),
