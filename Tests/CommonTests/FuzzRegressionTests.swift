@@ -27,4 +27,28 @@ import Testing
         #expect(element.text == "x")
         #expect(throws: ConfigXMLError.self) { try ConfigXMLReader.parse("<a>" + text + "</a>") }
     }
+
+    /// fuzz-dapi: an AffectedItemsWazuhResult answer whose total_affected_items is 8198552921648689607
+    /// (with leading zeros): merging it with itself overflowed the sum of the totals and trapped.
+    @Test func answerWithAnImpossibleTotalIsAnErrorAndMergesWithoutOverflow() throws {
+        let answer = try Self.input("fuzz-dapi", "total-affected-items-overflow")
+        let expected = DapiOutcome.exception(.internal(1000, "the answer's total_affected_items 8198552921648689607 is not a "
+                                                             + "count of items (0 to 2147483647)"))
+        #expect(DapiOutcome.decode(answer) == expected)
+        let merged = try #require(DapiOutcome.merging([DapiOutcome.decode(answer), DapiOutcome.decode(answer)]))
+        guard case .exception = merged else { Issue.record("merged into \(merged)"); return }
+    }
+
+    @Test func totalsUpToTheLimitStillMerge() throws {
+        func answer(_ total: Int) -> [UInt8] {
+            Array(#"{"__wazuh_result__": {"__class__": "AffectedItemsWazuhResult", "__object__": {"affected_items": [], "total_affected_items": \#(total)}}}"#.utf8)
+        }
+        let big = DapiOutcome.decode(answer(AffectedItems.maxTotal))
+        guard case .affected(let merged)? = DapiOutcome.merging([big, big, big]) else {
+            Issue.record("not merged as affected items"); return
+        }
+        #expect(merged.totalAffectedItems == 3 * AffectedItems.maxTotal)
+        guard case .exception(let e) = DapiOutcome.decode(answer(-1)) else { Issue.record("a negative total was accepted"); return }
+        #expect(e.code == 1000)
+    }
 }
