@@ -74,3 +74,10 @@ soak: release
 
 clean:
 	rm -rf .build
+
+# Fuzzing (README "Fuzzing"): each libFuzzer harness in Fuzz/ for SECONDS seconds (TARGETS: a subset).
+SECONDS ?= 60
+TARGETS ?=
+.PHONY: fuzz
+fuzz: deps
+	@./scripts/fuzz $(SECONDS) $(TARGETS)

@@ -173,3 +173,26 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzz targets (`make fuzz`, README "Fuzzing"): one libFuzzer harness per parser of outside input. scripts/fuzz
+// builds them with the fuzzer and address sanitizers and `-DFUZZING` (no `@main`: libFuzzer's main runs); in
+// a normal build each is a small tool that runs the files or directories it is given through the same
+// entry point, so the harnesses always compile and a reproducer can be replayed without sanitizers.
+let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+    ("fuzz-wire", ["Common", .product(name: "NIOCore", package: "swift-nio"),
+                   .product(name: "NIOEmbedded", package: "swift-nio")]),
+    ("fuzz-fernet", ["Common", .product(name: "Crypto", package: "swift-crypto")]),
+    ("fuzz-container", ["Common"]),
+    ("fuzz-zip", ["Common"]),
+    ("fuzz-json", ["Common"]),
+    ("fuzz-config", ["Common"]),
+    ("fuzz-pcap", ["Common"]),
+    ("fuzz-pcapng", ["Common"]),
+    ("fuzz-dapi", ["Common", "ClusterNode"]),
+    ("fuzz-local", ["Common"]),
+]
+package.targets.append(.target(name: "FuzzSupport", dependencies: ["Common"], path: "Fuzz/FuzzSupport"))
+for target in fuzzTargets {
+    package.targets.append(.executableTarget(name: target.name, dependencies: target.dependencies + ["FuzzSupport"],
+                                             path: "Fuzz/\(target.name)"))
+}

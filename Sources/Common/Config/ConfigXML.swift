@@ -35,6 +35,11 @@ public struct ConfigXMLError: Error, Equatable, Sendable, CustomStringConvertibl
 /// elements with attributes, self-closing tags, comments, `<?…?>` declarations, `<!…>` directives, CDATA,
 /// the five predefined entities and numeric character references.
 public enum ConfigXMLReader {
+    /// Deepest element nesting accepted. Wazuh's files nest a few levels; the reader recurses per level, so
+    /// without a bound a file of `<a><a><a>…` exhausts the stack and kills the process instead of getting
+    /// an error (found by `make fuzz`'s fuzz-config).
+    public static let maxDepth = 64
+
     public static func parse(_ text: String) throws(ConfigXMLError) -> [ConfigXMLElement] {
         var cursor = Cursor(bytes: Array(text.utf8))
         return try cursor.document()
@@ -79,7 +84,7 @@ public enum ConfigXMLReader {
                 if starts(with: "<![CDATA[") { try skip(past: "]]>", what: "CDATA section"); continue }
                 if try skipMarkup() { continue }
                 if starts(with: "</") { throw fail("closing tag without a matching opening tag") }
-                roots.append(try element())
+                roots.append(try element(depth: 1))
             }
             return roots
         }
@@ -109,8 +114,8 @@ public enum ConfigXMLReader {
 
         static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
 
-        /// Parses one element starting at its `<`.
-        mutating func element() throws(ConfigXMLError) -> ConfigXMLElement {
+        /// Parses one element starting at its `<`; `depth` is 1 for a root element.
+        mutating func element(depth: Int) throws(ConfigXMLError) -> ConfigXMLElement {
             let openLine = line
             advance()  // <
             var node = ConfigXMLElement(name: try name(), line: openLine)
@@ -166,7 +171,10 @@ public enum ConfigXMLReader {
                     }
                     break
                 }
-                node.children.append(try element())
+                guard depth < ConfigXMLReader.maxDepth else {
+                    throw fail("elements nested more than \(ConfigXMLReader.maxDepth) levels deep (inside <\(node.name)> opened on line \(openLine))")
+                }
+                node.children.append(try element(depth: depth + 1))
             }
             node.text = text.trimmingSpaces()
             return node

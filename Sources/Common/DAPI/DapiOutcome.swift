@@ -32,8 +32,13 @@ public enum DapiOutcome: Sendable, Equatable {
 
     public static func decode(_ value: JSONValue) -> DapiOutcome {
         if let r = value["__wazuh_result__"], let object = r["__object__"]?.objectValue {
-            if r["__class__"]?.stringValue == "AffectedItemsWazuhResult", let a = AffectedItems(encoded: object) {
-                return .affected(a)
+            if r["__class__"]?.stringValue == "AffectedItemsWazuhResult" {
+                // Totals are summed when answers merge: a count no answer can have would overflow there.
+                if let total = object["total_affected_items"]?.intValue, !(0...Int64(AffectedItems.maxTotal)).contains(total) {
+                    return .exception(.internal(1000, "the answer's total_affected_items \(total) is not a count of items "
+                                                    + "(0 to \(AffectedItems.maxTotal))"))
+                }
+                if let a = AffectedItems(encoded: object) { return .affected(a) }
             }
             let priority = object["str_priority"]?.arrayValue?.compactMap(\.stringValue)
             return .result(WazuhResultValue(object["result"]?.objectValue ?? JSONObject(), strPriority: priority))
@@ -72,6 +77,11 @@ public struct WazuhResultValue: Sendable, Equatable {
 /// `AffectedItemsWazuhResult`: the items a function touched, the items it failed on grouped by their
 /// error, and the three messages the rendering picks from.
 public struct AffectedItems: Sendable, Equatable {
+    /// The largest `total_affected_items` an answer may carry (found by `make fuzz`'s fuzz-dapi: two
+    /// answers near `Int64.max` overflowed the sum when merged). Far above any real count, and low enough
+    /// that no number of merged answers can overflow.
+    public static let maxTotal = Int(Int32.max)
+
     public var affectedItems: [JSONValue]
     public var sortFields: [String]?
     public var sortCasting: [String]
