@@ -21,7 +21,7 @@ BINARIES_FROM ?=
 INSTALL_SWIFT_FLAGS ?= --static-swift-stdlib
 INSTALL_VARS = DESTDIR='$(DESTDIR)' BINDIR='$(BINDIR)' MANDIR='$(MANDIR)' UNITDIR='$(UNITDIR)' WAZUH_HOME='$(WAZUH_HOME)'
 
-.PHONY: all deps build release test demo bench clean install install-build uninstall faults soak
+.PHONY: all deps build release test demo bench bench-scale clean install install-build uninstall faults soak
 
 all: build
 
@@ -71,6 +71,12 @@ faults: deps
 # RSS, descriptors and CPU of every daemon every 10 s into a CSV, and the master's RSS slope.
 soak: release
 	@MINUTES=$(or $(MINUTES),30) ./scripts/soak
+
+# Wazuh's cluster scale test on this machine (issue #15): a master and 25 workers, 50,000 agents, 10,000
+# files, MINUTES minutes (10); task times from cluster.log and resources per daemon beside wazuh-qa's
+# thresholds.
+bench-scale: release
+	@MINUTES=$(or $(MINUTES),10) ./scripts/scale
 
 clean:
 	rm -rf .build

@@ -14,7 +14,7 @@ struct AgentSim: ParsableCommand {
             See agent-sim(1).
             """,
         version: "0.1.0",
-        subcommands: [RegisterCommand.self, KeepaliveCommand.self, ListCommand.self])
+        subcommands: [RegisterCommand.self, KeepaliveCommand.self, AssignCommand.self, ListCommand.self])
 }
 
 /// Writes a line to standard error.
