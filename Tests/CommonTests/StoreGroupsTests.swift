@@ -38,6 +38,41 @@ import Testing
         #expect(try store.agent(id: 3)?.groups == ["default"])
     }
 
+    /// An override that repeats what a row holds leaves it unwritten, and gives the same result as writing
+    /// it: rows that differ in groups, order, status, hash or `belongs` (behind the CSV's back) are written.
+    @Test func overrideWritesOnlyTheRowsThatDiffer() throws {
+        let dir = TemporaryDirectory()
+        let store = try StoreTest.store(dir, agents: [1, 2, 3, 4, 5])
+        let first: [(Int, [String])] = [(1, ["web", "default"]), (2, ["db"]), (3, ["web"]), (4, ["default"]), (5, ["a", "b"])]
+        #expect(try set(store, "override", "synced", first) == 5)
+        // belongs b, a; the CSV still a,b.
+        try store.execForTest("UPDATE belongs SET priority = priority + 10 WHERE id_agent = 5")
+        try store.execForTest("UPDATE belongs SET priority = 11 - (priority - 10) - 10 WHERE id_agent = 5")
+        try store.execForTest("UPDATE agent SET group_hash = 'stale' WHERE id = 4")
+        let again: [(Int, [String])] = [(1, ["web", "default"]), (2, ["db", "web"]), (3, ["web"]), (4, ["default"]), (5, ["a", "b"])]
+        #expect(try set(store, "override", "synced", again) == 5)
+        #expect(try belongs(store, 1) == "web:0 default:1")
+        #expect(try belongs(store, 2) == "db:0 web:1")
+        #expect(try store.agent(id: 2)?.groupHash == StoreTest.agentHash("db,web"))
+        #expect(try store.agent(id: 4)?.groupHash == StoreTest.agentHash("default"), "a stale hash is rewritten")
+        #expect(try belongs(store, 5) == "a:0 b:1", "belongs out of step with the CSV is rewritten")
+        // Same groups, other status: written.
+        #expect(try set(store, "override", "syncreq", [(3, ["web"])]) == 1)
+        #expect(try store.agent(id: 3)?.groupSyncStatus == "syncreq")
+        // Same everything: no row is written (temporary triggers count the writes).
+        let marker = try store.intsForTest("SELECT count(*) FROM belongs")
+        try store.execForTest("CREATE TEMP TABLE writes (n INTEGER)")
+        try store.execForTest("INSERT INTO writes VALUES (0)")
+        try store.execForTest("CREATE TEMP TRIGGER w1 AFTER UPDATE ON agent BEGIN UPDATE writes SET n = n + 1; END")
+        try store.execForTest("CREATE TEMP TRIGGER w2 AFTER DELETE ON belongs BEGIN UPDATE writes SET n = n + 1; END")
+        #expect(try set(store, "override", "synced", again.filter { $0.0 != 3 }) == 4)
+        #expect(try store.intsForTest("SELECT n FROM writes") == [0], "nothing differed, nothing was written")
+        #expect(try set(store, "override", "synced", [(1, ["default", "web"])]) == 1)
+        #expect(try store.intsForTest("SELECT n FROM writes").first ?? 0 > 0, "a new order is written")
+        #expect(try belongs(store, 1) == "default:0 web:1")
+        #expect(try store.intsForTest("SELECT count(*) FROM belongs") == marker)
+    }
+
     @Test func appendEmptyOnlyAndRemove() throws {
         let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1, 2])

@@ -31,14 +31,28 @@ extension AgentStore {
                 var groupIDs: [String: Int64] = [:]
                 var updated = 0
                 var missing = 0
+                let current = try s.db.statement("SELECT `group`, group_hash, group_sync_status FROM agent WHERE id = ?")
                 for (id, groups) in request.agents {
-                    guard try !s.db.ints("SELECT 1 FROM agent WHERE id = ?", [.int(id)]).isEmpty else {
+                    try current.bind([.int(id)])
+                    guard try current.step() else {
+                        current.reset()
                         missing += 1
                         continue
                     }
+                    let stored = (csv: current.text(0), hash: current.text(1), status: current.text(2))
+                    current.reset()
                     let final: [String]
                     switch request.mode {
                     case .override:
+                        // A full resync sends every agent, and most already hold what it says: such a row
+                        // (same CSV, its hash, same status, and `belongs` in that order) is left unwritten.
+                        let csv = GroupHash.csv(Self.distinct(groups))
+                        if stored.csv == csv, stored.hash == csv.map(GroupHash.agentHash), stored.status == request.syncStatus,
+                           try Self.groups(s.db, agent: id) == Self.distinct(groups)
+                        {
+                            updated += 1
+                            continue
+                        }
                         final = groups
                     case .append:
                         let current = try Self.groups(s.db, agent: id)
@@ -56,6 +70,12 @@ extension AgentStore {
                 return (updated, missing)
             }
         }
+    }
+
+    /// Names in order, each once (what `writeGroups` stores).
+    static func distinct(_ groups: [String]) -> [String] {
+        var seen: Set<String> = []
+        return groups.filter { seen.insert($0).inserted }
     }
 
     /// An agent's group names in priority order.
