@@ -133,6 +133,24 @@ import Testing
         #expect(try w1Store.agent(id: 1)?.groups == ["web"])
     }
 
+    /// `agent-sim assign` through a worker: the DAPI request reaches the master, and the new groups reach
+    /// the other worker by agent-groups sync. An unknown agent is a failure the tool reports.
+    @Test func agentSimAssignMovesAgentsThroughTheDAPI() throws {
+        let t = try Trio("assign")
+        defer { t.stop() }
+        for name in ["as-1", "as-2"] { #expect(try Self.register(through: t.master.home, name: name)["error"]?.intValue == 0) }
+        let w2Store = try Self.store(t.w2, "worker2")
+        #expect(waitUntil(8) { (try? w2Store.agent(id: 2))?.groups == ["default"] })
+        let run = try runTool("agent-sim", ["assign", "--home", t.w1.home, "--group", "web", "--ids", "1,2"])
+        #expect(run.status == 0 && run.out.contains("assigned 2 agents to web, failed 0"), "\(run)")
+        #expect(waitUntil(15) { (try? w2Store.agent(id: 1))?.groups == ["default", "web"] && (try? w2Store.agent(id: 2))?.groups == ["default", "web"] },
+                "worker2 log:\n\(t.w2.log.suffix(1500))")
+        let missing = try runTool("agent-sim", ["assign", "--home", t.master.home, "--group", "web", "--ids", "999"])
+        #expect(missing.status == 1 && missing.out.contains("failed 1"), "\(missing)")
+        let badGroup = try runTool("agent-sim", ["assign", "--home", t.master.home, "--group", "../etc", "--ids", "1"])
+        #expect(badGroup.status != 0 && badGroup.err.contains("not a valid group name"), "\(badGroup)")
+    }
+
     @Test(arguments: Backend.allCases) func registrationErrorsAreAuthdStyleAndWriteNothing(backend: Backend) throws {
         let t = try Trio("regerrors", backend: backend)
         defer { t.stop() }
