@@ -109,15 +109,16 @@ actor MasterSession {
         var decision = admission.decide(nameTaken: await master.registry.contains(workerName), masterName: masterName)
         if decision == .probeHolder {
             let holder = await master.registry.worker(workerName)
+            let probeTimeout = HelloAdmission.probeTimeout(requestTimeout: ctx.options.timeoutClusterRequest)
             let answered: Bool
-            if let holder, case .other(command: "ok-c", _)? = try? await holder.link.request("echo-m", text: "keepalive", timeout: HelloAdmission.probeTimeout) {
+            if let holder, case .other(command: "ok-c", _)? = try? await holder.link.request("echo-m", text: "keepalive", timeout: probeTimeout) {
                 answered = true
             } else {
                 answered = false
             }
             decision = admission.onProbe(holderAnswered: answered, masterName: masterName)
             if decision == .register, let holder {
-                ctx.log.warning(tag: "Worker \(workerName)", subtag: "Main", "The connection that held the name \(workerName) did not answer within \(NodeContext.secondsText(HelloAdmission.probeTimeout))s; closing it for the new connection from \(ip).")
+                ctx.log.warning(tag: "Worker \(workerName)", subtag: "Main", "The connection that held the name \(workerName) did not answer within \(NodeContext.secondsText(probeTimeout))s; closing it for the new connection from \(ip).")
                 holder.close()
                 // Its integrity task passes to this session when the hello is accepted (`adopt`); until
                 // then nothing the old session still does can reach it under the name.

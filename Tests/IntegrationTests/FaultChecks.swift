@@ -195,12 +195,16 @@ enum FaultChecks {
         lines(log) { $0.contains("Error 3028") }
     }
 
-    /// Whether the last of the worker's connection events in its log is an accepted `hello`.
-    static func lastConnectionAccepted(_ log: String) -> Bool {
+    /// A worker's connection events in its log, in order: accepted, refused or failed, lost.
+    static func connectionEvents(_ log: String) -> [String] {
         let events = ["Successfully connected to master.", "Could not connect to master", "Connection with server has been lost",
                       "The master closed the connection", "Maximum number of failed keep alives reached"]
-        let last = lines(log) { line in events.contains { line.contains($0) } }.last
-        return last?.contains(events[0]) ?? false
+        return lines(log) { line in events.contains { line.contains($0) } }
+    }
+
+    /// Whether the last of the worker's connection events in its log is an accepted `hello`.
+    static func lastConnectionAccepted(_ log: String) -> Bool {
+        connectionEvents(log).last?.contains("Successfully connected to master.") ?? false
     }
 
     /// The master's DEBUG lines for integrity events of a session that no longer owned the worker's task

@@ -96,6 +96,7 @@ struct NetnsScenario: Sendable, CustomTestStringConvertible {
         #expect(waitUntil(20) { master.log.contains("Connection from ('\(address[1])',") && master.log.contains("Connection from ('\(address[2])',") },
                 "each worker connects from its own address:\n\(master.log.suffix(2000))")
 
+        var restartOffset = 0
         try FaultRun.run(scenario.name, seconds: scenario.seconds, explained: NetnsScenario.explained, cluster: cluster) { cluster in
             switch scenario.kind {
             case .lossyThenPartition(let lossy, let partition):
@@ -108,15 +109,20 @@ struct NetnsScenario: Sendable, CustomTestStringConvertible {
                 let port = try #require(Self.lastConnectionPort(cluster.master.log, from: address[1]), "worker1's connection in the master's log")
                 try network.set(.connectionCut(port: port), worker: 1, with: shaper)
                 cluster.workers[0].kill9()
+                restartOffset = cluster.workers[0].log.utf8.count
                 cluster.workers[0] = try Node(home: cluster.workers[0].home, launcher: network.launcher(1))
                 Thread.sleep(forTimeInterval: seconds)
                 try network.set(.clear, worker: 1, with: shaper)
             }
         }
         if case .workerRestartedWhileItsSessionIsHalfOpen = scenario.kind {
-            // Nothing but the new hello's probe could end the dead session within the scenario.
+            // Nothing but the new hello's probe could end the dead session within the scenario, and the
+            // restarted worker's first hello is accepted: it is not refused even once for the dead session.
             #expect(cluster.master.log.contains("The connection that held the name worker1 did not answer"),
                     "the master replaced the half-open session:\n\(cluster.master.log.suffix(3000))")
+            let restarted = FaultChecks.after(cluster.workers[0].log, restartOffset)
+            #expect(FaultChecks.connectionEvents(restarted).first?.contains("Successfully connected to master.") == true,
+                    "the restarted worker's first connection:\n\(FaultChecks.connectionEvents(restarted).prefix(5).joined(separator: "\n"))")
         }
     }
 }
