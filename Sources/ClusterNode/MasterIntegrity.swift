@@ -59,7 +59,7 @@ actor MasterIntegrity {
                          _ event: (inout MasterIntegrityTask, inout IntegrityCycle) -> R) -> R? {
         if let result = table.run(worker, session: session, event) { return result }
         ctx.log.debug(tag: "Worker \(worker)", subtag: "Integrity check",
-                      "Ignored \(what) of an earlier connection of \(worker) (session \(session)): it no longer owns the worker's integrity task.")
+                      "Ignored \(what) of a closed or replaced connection of \(worker) (session \(session)): it no longer owns the worker's integrity task.")
         return nil
     }
 

@@ -210,7 +210,7 @@ enum FaultChecks {
     /// The master's DEBUG lines for integrity events of a session that no longer owned the worker's task
     /// (`MasterIntegrityTable`): ignored, and counted for the record.
     static func staleSessionEvents(_ log: String) -> [String] {
-        lines(log) { $0.contains("of an earlier connection of") }
+        lines(log) { $0.contains("it no longer owns the worker's integrity task") }
     }
 
     static func lines(_ log: String, where keep: (Substring) -> Bool) -> [String] {

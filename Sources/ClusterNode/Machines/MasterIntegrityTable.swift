@@ -4,7 +4,7 @@ import Common
 /// whose `hello` was accepted last under that worker's name (PROTOCOL.md §5.5), with the master-wide
 /// cycle of grants.
 ///
-/// Why the owner: a worker's state outlives the events of an earlier connection of the same worker. A
+/// Why the owner: events of a worker's earlier connection can come after that connection ended. A
 /// half-open session replaced by a new connection, or a closed one whose comparison or package ends
 /// late, would otherwise reach the new session's machine by name: take its lock for a check whose
 /// receive timer lives in the dead session (the worker refused for `max_locked_integrity_time`, 1000 s),
