@@ -8,11 +8,13 @@ actor MasterIntegrity {
     let ctx: NodeContext
     private(set) var snapshot = IntegrityMetadata()
     private var cache = HashCache()
-    private var cycle = IntegrityCycle()
-    /// Each connected worker's integrity machine.
-    private var tasks: [String: MasterIntegrityTask] = [:]
+    /// Each connected worker's integrity machine, owned by its current session, and the cycle of grants.
+    private var table: MasterIntegrityTable
 
-    init(ctx: NodeContext) { self.ctx = ctx }
+    init(ctx: NodeContext) {
+        self.ctx = ctx
+        table = MasterIntegrityTable(options: ctx.options)
+    }
 
     func run() async throws {
         while !Task.isCancelled {
@@ -45,64 +47,63 @@ actor MasterIntegrity {
     private func install(_ metadata: IntegrityMetadata, cache: HashCache) {
         snapshot = metadata
         self.cache = cache
-        cycle.onSnapshot()
-    }
-
-    private func task(_ worker: String) -> MasterIntegrityTask {
-        tasks[worker] ?? MasterIntegrityTask(worker: worker, options: ctx.options)
-    }
-
-    /// Runs one event on `worker`'s machine and keeps its new state.
-    private func with<R>(_ worker: String, _ event: (inout MasterIntegrityTask) -> R) -> R {
-        var t = task(worker)
-        defer { tasks[worker] = t }
-        return event(&t)
+        table.onSnapshot()
     }
 
     typealias Output = MasterIntegrityTask.Output
+    typealias Session = MasterIntegrityTable.Session
 
-    /// `syn_i_w_m_p`.
-    func permission(_ worker: String, now: Double) -> (Bool, [Output]) {
-        with(worker) { $0.onPermissionRequest(cycle: &cycle, now: now) }
+    /// Runs one event of `session` on `worker`'s machine; nil (and a DEBUG line, the observable of this
+    /// rule) when the session no longer owns it: a late event of a replaced or closed connection.
+    private func with<R>(_ worker: String, _ session: Session, _ what: String,
+                         _ event: (inout MasterIntegrityTask, inout IntegrityCycle) -> R) -> R? {
+        if let result = table.run(worker, session: session, event) { return result }
+        ctx.log.debug(tag: "Worker \(worker)", subtag: "Integrity check",
+                      "Ignored \(what) of a closed or replaced connection of \(worker) (session \(session)): it no longer owns the worker's integrity task.")
+        return nil
     }
 
-    func checkRequested(_ worker: String, taskID: String, now: Double) -> [Output] {
-        with(worker) { $0.onCheckRequested(taskID: taskID, now: now) }
+    /// The session's `hello` as `worker` was accepted: it owns a fresh integrity task.
+    func adopt(_ worker: String, session: Session) { table.adopt(worker, session: session) }
+
+    /// `syn_i_w_m_p`: never granted to a session that no longer owns the worker's task.
+    func permission(_ worker: String, session: Session, now: Double) -> (Bool, [Output]) {
+        with(worker, session, "a permission request") { t, cycle in t.onPermissionRequest(cycle: &cycle, now: now) } ?? (false, [])
     }
 
-    func fileNamed(_ worker: String, taskID: String, path: String) -> [Output]? {
-        with(worker) { $0.onFileNamed(taskID: taskID, path: path) }
+    func checkRequested(_ worker: String, session: Session, taskID: String, now: Double) -> [Output] {
+        with(worker, session, "a check request") { t, _ in t.onCheckRequested(taskID: taskID, now: now) } ?? []
     }
 
-    func workerError(_ worker: String, taskID: String, error: WazuhException) -> [Output] {
-        with(worker) { $0.onWorkerError(taskID: taskID, error: error) }
+    func fileNamed(_ worker: String, session: Session, taskID: String, path: String) -> [Output]? {
+        with(worker, session, "a metadata file") { t, _ in t.onFileNamed(taskID: taskID, path: path) } ?? nil
     }
 
-    func timer(_ worker: String, _ timer: MasterIntegrityTask.Timer) -> [Output] {
-        with(worker) { $0.onTimer(timer) }
+    func workerError(_ worker: String, session: Session, taskID: String, error: WazuhException) -> [Output] {
+        with(worker, session, "an error report") { t, _ in t.onWorkerError(taskID: taskID, error: error) } ?? []
     }
 
-    func compared(_ worker: String, _ result: Result<MasterIntegrityTask.Comparison, MasterIntegrityTask.CheckFailure>, now: Double) -> [Output] {
-        with(worker) { $0.onCompared(result, now: now) }
+    func timer(_ worker: String, session: Session, _ timer: MasterIntegrityTask.Timer) -> [Output] {
+        with(worker, session, "a receive timeout") { t, _ in t.onTimer(timer) } ?? []
     }
 
-    func offered(_ worker: String, _ outcome: RequestOutcome) -> [Output] {
-        with(worker) { $0.onOffer(outcome) }
+    func compared(_ worker: String, session: Session, _ result: Result<MasterIntegrityTask.Comparison, MasterIntegrityTask.CheckFailure>, now: Double) -> [Output] {
+        with(worker, session, "a comparison") { t, _ in t.onCompared(result, now: now) } ?? []
     }
 
-    func packageSent(_ worker: String, taskID: String, _ result: Result<MasterIntegrityTask.Sent, WazuhException>, now: Double) -> [Output] {
-        with(worker) { $0.onPackageSent(taskID: taskID, result, now: now) }
+    func offered(_ worker: String, session: Session, _ outcome: RequestOutcome) -> [Output] {
+        with(worker, session, "an answer to syn_m_c") { t, _ in t.onOffer(outcome) } ?? []
     }
 
-    func zipLimit(_ worker: String) -> Int { task(worker).zipLimit.current }
+    func packageSent(_ worker: String, session: Session, taskID: String, _ result: Result<MasterIntegrityTask.Sent, WazuhException>, now: Double) -> [Output] {
+        with(worker, session, "a package sent") { t, _ in t.onPackageSent(taskID: taskID, result, now: now) } ?? []
+    }
 
-    func isFree(_ worker: String) -> Bool { tasks[worker]?.isFree ?? true }
+    func isFree(_ worker: String) -> Bool { table.machine(worker)?.isFree ?? true }
 
-    /// The worker's connection closed: its machine ends, and a new session starts from scratch.
-    func forget(_ worker: String) -> [Output] {
-        let out = tasks[worker].map { t -> [Output] in var t = t; return t.onDisconnect() } ?? []
-        tasks[worker] = nil
-        cycle.grantedThisCycle.remove(worker)
-        return out
+    /// The session's connection closed: the task it owns ends, and the worker's next session starts from
+    /// scratch. A session replaced by a newer one owns nothing any more and changes nothing.
+    func release(_ worker: String, session: Session) -> [Output] {
+        table.release(worker, session: session)
     }
 }

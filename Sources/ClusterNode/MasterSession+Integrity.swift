@@ -10,14 +10,14 @@ extension MasterSession {
         let now = nowSeconds()
         switch message.name {
         case "syn_i_w_m_p":
-            let (granted, out) = await master.integrity.permission(worker, now: now)
+            let (granted, out) = await master.integrity.permission(worker, session: id, now: now)
             integrityShell.execute(out)
             return .ok(granted ? "True" : "False")
         case "syn_i_w_m":
             let id = UUID().uuidString.lowercased()
             let start = Date()
             await master.registry.update(worker) { $0.status.integrityCheckStart = start }
-            integrityShell.execute(await master.integrity.checkRequested(worker, taskID: id, now: now))
+            integrityShell.execute(await master.integrity.checkRequested(worker, session: self.id, taskID: id, now: now))
             return .ok(id)
         case "syn_i_w_m_e":
             let (log, tag) = (ctx.log, tag)
@@ -25,7 +25,7 @@ extension MasterSession {
                 log.error(tag: tag, subtag: "Integrity check", $0)
             }
             guard case .success(let (id, path)) = claim else { return .err(claim.refusal) }
-            guard let out = await master.integrity.fileNamed(worker, taskID: id, path: path) else {
+            guard let out = await master.integrity.fileNamed(worker, session: self.id, taskID: id, path: path) else {
                 unlink(path)
                 return .err(.cluster(3027, id))
             }
@@ -33,7 +33,7 @@ extension MasterSession {
             return .ok("File correctly received")
         case "syn_i_w_m_r":
             let (id, rest) = splitFirstSpace(message.payload)
-            integrityShell.execute(await master.integrity.workerError(worker, taskID: id, error: WazuhException.parse(payload: rest)))
+            integrityShell.execute(await master.integrity.workerError(worker, session: self.id, taskID: id, error: WazuhException.parse(payload: rest)))
             return .ok("Error received")
         case "capability":
             let announced = Set(String(decoding: message.payload, as: UTF8.self).split(separator: " ").map(String.init))
@@ -55,12 +55,12 @@ extension MasterSession {
 
     private func integrityTimer(_ timer: MasterIntegrityTask.Timer) async {
         guard let name = registeredName else { return }
-        integrityShell.execute(await master.integrity.timer(name, timer))
+        integrityShell.execute(await master.integrity.timer(name, session: id, timer))
     }
 
     private func integrityResponse(_ command: String, _ outcome: RequestOutcome) async {
         guard command == "syn_m_c", let name = registeredName else { return }
-        integrityShell.execute(await master.integrity.offered(name, outcome))
+        integrityShell.execute(await master.integrity.offered(name, session: id, outcome))
     }
 
     private func integrityJob(_ job: MasterIntegrityTask.Job) async {
@@ -72,7 +72,7 @@ extension MasterSession {
                 let end = Date()
                 await master.registry.update(worker) { $0.status.integrityCheckEnd = end }
             }
-            integrityShell.execute(await master.integrity.compared(worker, result, now: nowSeconds()))
+            integrityShell.execute(await master.integrity.compared(worker, session: id, result, now: nowSeconds()))
         case .sendPackage(let taskID, let limit):
             let start = Date()
             let result = await sendPackage(taskID: taskID, limit: limit, worker: worker, link: link)
@@ -87,7 +87,7 @@ extension MasterSession {
                 }
             }
             pendingDiff = nil
-            integrityShell.execute(await master.integrity.packageSent(worker, taskID: taskID, result.map(\.0), now: nowSeconds()))
+            integrityShell.execute(await master.integrity.packageSent(worker, session: id, taskID: taskID, result.map(\.0), now: nowSeconds()))
         }
     }
 

@@ -8,6 +8,9 @@ actor MasterSession {
     let master: Master
     let ip: String
     let channel: Channel
+    /// This connection's number: the owner of the worker's integrity task once its `hello` is accepted.
+    let id: MasterIntegrityTable.Session
+    private static let nextID = Atomic<UInt64>(1)
     private(set) var link: PeerLink?
     private var name: String? {
         didSet { tagBox.withLock { $0 = name.map { "Worker \($0)" } ?? "Worker" } }
@@ -26,6 +29,7 @@ actor MasterSession {
         self.master = master
         self.ip = ip
         self.channel = channel
+        id = Self.nextID.add(1, ordering: .relaxed).oldValue
         agentInfo = MasterAgentInfo(maxBusy: master.ctx.options.timeoutAgentInfo)
     }
 
@@ -105,18 +109,20 @@ actor MasterSession {
         var decision = admission.decide(nameTaken: await master.registry.contains(workerName), masterName: masterName)
         if decision == .probeHolder {
             let holder = await master.registry.worker(workerName)
+            let probeTimeout = HelloAdmission.probeTimeout(requestTimeout: ctx.options.timeoutClusterRequest)
             let answered: Bool
-            if let holder, case .other(command: "ok-c", _)? = try? await holder.link.request("echo-m", text: "keepalive", timeout: HelloAdmission.probeTimeout) {
+            if let holder, case .other(command: "ok-c", _)? = try? await holder.link.request("echo-m", text: "keepalive", timeout: probeTimeout) {
                 answered = true
             } else {
                 answered = false
             }
             decision = admission.onProbe(holderAnswered: answered, masterName: masterName)
             if decision == .register, let holder {
-                ctx.log.warning(tag: "Worker \(workerName)", subtag: "Main", "The connection that held the name \(workerName) did not answer within \(NodeContext.secondsText(HelloAdmission.probeTimeout))s; closing it for the new connection from \(ip).")
+                ctx.log.warning(tag: "Worker \(workerName)", subtag: "Main", "The connection that held the name \(workerName) did not answer within \(NodeContext.secondsText(probeTimeout))s; closing it for the new connection from \(ip).")
                 holder.close()
+                // Its integrity task passes to this session when the hello is accepted (`adopt`); until
+                // then nothing the old session still does can reach it under the name.
                 await master.registry.unregister(workerName, link: holder.link)
-                _ = await master.integrity.forget(workerName)
             }
         }
         if case .reject(let e) = decision { return reject(e) }
@@ -128,6 +134,7 @@ actor MasterSession {
         if let e = admission.afterRegistering(clusterName: ctx.config.name, masterVersion: NodeContext.version) { return reject(e) }
         ctx.resetPeerDirectory(workerName)
         await link.helloAccepted(fileDirectory: "queue/cluster/\(workerName)")
+        await master.integrity.adopt(workerName, session: id)
         await master.registry.accept(workerName)
         // Our workers read the capability line and answer with `capabilities`; Wazuh workers ignore it.
         return .ok("Client \(workerName) added" + Self.capabilitiesAnnouncement)
@@ -149,17 +156,17 @@ actor MasterSession {
         registeredName = nil
         integrityTimers?.cancelAll()
         master.dapi.pending.failAll(on: link)
-        // A session replaced by a new connection of the same worker no longer owns the name's state.
-        if await master.registry.unregister(registered, link: link) {
-            integrityShell?.execute(await master.integrity.forget(registered))
-        }
+        // A session replaced by a new connection of the same worker no longer owns the name's state: its
+        // integrity task and its package directory belong to the new session.
+        let heldTheName = await master.registry.unregister(registered, link: link)
+        integrityShell?.execute(await master.integrity.release(registered, session: id))
         if let error {
             ctx.log.error(tag: tag, subtag: "Main", "Error during connection with '\(registered)': \(describe(error)).")
         } else {
             ctx.log.debug(tag: tag, subtag: "Main", "Disconnected \(registered).")
         }
         ctx.log.info(tag: tag, subtag: "Main", "Cancelling pending tasks.")
-        ctx.resetPeerDirectory(registered)
+        if heldTheName { ctx.resetPeerDirectory(registered) }
     }
 }
 

@@ -107,6 +107,12 @@ import Testing
         #expect(h.onProbe(holderAnswered: false, masterName: "m") == .register)
         #expect(h.onProbe(holderAnswered: true, masterName: "m") == .reject(.cluster(3028, "w1")))
     }
+
+    @Test func theProbeEndsBeforeTheNewHelloTimesOut() {
+        #expect(HelloAdmission.probeTimeout(requestTimeout: 20) == 3, "4.8.1's default request timeout: the 3 s ceiling")
+        #expect(HelloAdmission.probeTimeout(requestTimeout: 3) == 1.5)
+        #expect(HelloAdmission.probeTimeout(requestTimeout: 2) == 1)
+    }
 }
 
 @Suite struct MasterAgentGroupsTests {

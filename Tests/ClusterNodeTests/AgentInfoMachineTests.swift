@@ -16,6 +16,19 @@ import Testing
         #expect(m.onTimer(.round, now: 20).contains(.request("syn_a_w_m_p", [])))
     }
 
+    @Test func aReportHandledBeforeTheSendingIsSeenToEndStillEndsTheRound() {
+        var m = WorkerAgentInfo(interval: 10, resultTimeout: 40)
+        _ = m.onConnected()
+        _ = m.onTimer(.round, now: 0)
+        _ = m.onPermission(Self.yes)
+        // The master's syn_m_a_e is handled while the round's task is still between the answer to
+        // syn_a_w_m and onSent.
+        #expect(m.onResult() == [])
+        #expect(m.onSent(sentChunks: 2, now: 1) == [])
+        #expect(m.phase == .idle)
+        #expect(m.onTimer(.round, now: 10).contains(.request("syn_a_w_m_p", [])), "the next round asks at once, not after timeout_agent_info")
+    }
+
     @Test func aReportThatNeverComesIsGivenUpAfterTimeoutAgentInfo() {
         var m = WorkerAgentInfo(interval: 10, resultTimeout: 40)
         _ = m.onConnected()

@@ -38,6 +38,8 @@ enum Harness {
         var key = Harness.key
         var port: Int
         var master = "127.0.0.1"
+        /// The address the node binds (`<bind_addr>`): the master listens there.
+        var bindAddr = "127.0.0.1"
         /// cluster.json `intervals` overrides, e.g. `["worker": ["keep_alive": 0.2]]`.
         var intervals: [String: [String: Double]] = [:]
         /// Other top-level entries of `etc/cluster-internal.json`, e.g. `["registration": ["use_authd_socket": true]]`.
@@ -65,7 +67,7 @@ enum Harness {
             <node_type>\(spec.type)</node_type>
             <key>\(spec.key)</key>
             <port>\(spec.port)</port>
-            <bind_addr>127.0.0.1</bind_addr>
+            <bind_addr>\(spec.bindAddr)</bind_addr>
             <nodes>
               <node>\(spec.master)</node>
             </nodes>
@@ -93,9 +95,11 @@ enum Harness {
     /// before the daemon binds it). Files already in the home are kept between attempts; only
     /// `etc/ossec.conf`, `etc/cluster-internal.json` and the logs are rewritten. Returns once the master
     /// logged that it serves on its port.
-    /// `portSource` picks the port of each attempt.
+    /// `portSource` picks the port of each attempt; `launcher` runs the daemon under another program
+    /// (see `Node`).
     static func startMaster(_ spec: NodeSpec, in base: String, extraArgs: [String] = ["-d"], attempts: Int = 5,
-                            startupTimeout: Double = 60, portSource: () -> Int = freePort) throws -> (node: Node, port: Int) {
+                            startupTimeout: Double = 60, launcher: [String] = [],
+                            portSource: () -> Int = freePort) throws -> (node: Node, port: Int) {
         var spec = spec
         spec.type = "master"
         var outcomes: [String] = []
@@ -103,7 +107,7 @@ enum Harness {
             spec.port = portSource()
             let home = try makeHome(spec, in: base)
             try? FileManager.default.removeItem(atPath: home + "/logs/cluster.log")
-            let node = try Node(home: home, extraArgs: extraArgs)
+            let node = try Node(home: home, extraArgs: extraArgs, launcher: launcher)
             let outcome = node.waitForMasterStartup(port: spec.port, timeout: startupTimeout)
             if outcome == .serving { return (node, spec.port) }
             node.stop()
@@ -121,7 +125,7 @@ enum Harness {
                               startupTimeout: Double = 60) throws -> (node: Node, outcome: Node.Startup) {
         // The log keeps the lines of the previous run: only what the new process writes counts.
         let offset = previous.log.utf8.count
-        let node = try Node(home: previous.home, extraArgs: extraArgs)
+        let node = try Node(home: previous.home, extraArgs: extraArgs, launcher: previous.launcher)
         return (node, node.waitForMasterStartup(port: port, timeout: startupTimeout, logOffset: offset))
     }
 
@@ -145,15 +149,22 @@ final class Node: @unchecked Sendable {
     let home: String
     let process = Process()
     let outputPath: String
+    /// The program and arguments the daemon runs under, e.g. `["/usr/sbin/ip", "netns", "exec", "ns1"]`
+    /// (empty: run directly). The launcher must exec the daemon in its own process (`ip netns exec`
+    /// does), so that `pid` and the signals sent to it are the daemon's.
+    let launcher: [String]
 
     /// `stayRoot`: pass `-r`, so that a test run as root keeps root in its root-owned temporary home
     /// instead of switching to the wazuh user (which could not write there).
-    init(home: String, extraArgs: [String] = ["-d"], stayRoot: Bool = true) throws {
+    init(home: String, extraArgs: [String] = ["-d"], stayRoot: Bool = true, launcher: [String] = []) throws {
         self.home = home
+        self.launcher = launcher
         outputPath = home + "/stderr.log"
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Harness.binDir + "/clusterd")
-        process.arguments = ["-f", "--home", home] + (stayRoot ? ["-r"] : []) + extraArgs
+        let daemon = Harness.binDir + "/clusterd"
+        let arguments = ["-f", "--home", home] + (stayRoot ? ["-r"] : []) + extraArgs
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? daemon)
+        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [daemon] + arguments
         let out = FileHandle(forWritingAtPath: outputPath)!
         process.standardOutput = out
         process.standardError = out

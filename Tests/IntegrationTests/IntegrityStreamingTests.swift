@@ -136,8 +136,10 @@ import Testing
 
     @Test func masterStopsItsStreamedPackageWhenTheWorkerCancels() throws {
         let base = Harness.tempDir("stream-cancel")
+        // This raw worker sends no keep-alives: a limit past the test, or a loaded machine's slow check
+        // gets it dropped before the package is sent.
         let spec = Harness.NodeSpec(name: "master-node", type: "master", port: 0,
-                                    intervals: ["master": ["agent_group_start_delay": 1000]])
+                                    intervals: ["master": ["agent_group_start_delay": 1000, "max_allowed_time_without_keepalive": 120]])
         let home = try Harness.makeHome(spec, in: base)
         // 24 MiB that does not compress: 24 chunks of 1 MiB, far more than the master builds ahead.
         for i in 0..<3 {

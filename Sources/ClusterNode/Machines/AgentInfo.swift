@@ -13,6 +13,9 @@ public struct WorkerAgentInfo: Sendable {
 
     public enum Phase: Equatable, Sendable {
         case idle, askingPermission, sending
+        /// The master's report came while this side was still finishing the sending: the master answers
+        /// `syn_a_w_m`, applies and reports at once, so its report can be handled before `onSent`.
+        case reportedWhileSending
         case awaitingResult(since: Double)
     }
 
@@ -59,14 +62,23 @@ public struct WorkerAgentInfo: Sendable {
 
     /// The round's chunks went out (`sentChunks` of them; 0: nothing was due or it failed).
     public mutating func onSent(sentChunks: Int, now: Double) -> [Output] {
-        guard phase == .sending else { return [] }
-        phase = sentChunks > 0 ? .awaitingResult(since: now) : .idle
+        switch phase {
+        case .sending: phase = sentChunks > 0 ? .awaitingResult(since: now) : .idle
+        case .reportedWhileSending: phase = .idle
+        default: break
+        }
         return []
     }
 
-    /// The master's report (`syn_m_a_e` or `syn_m_a_err`).
+    /// The master's report (`syn_m_a_e` or `syn_m_a_err`). One that comes before the sending is seen to
+    /// have ended still ends the round (ignoring it kept the task waiting `timeout_agent_info` for a
+    /// report that had come).
     public mutating func onResult() -> [Output] {
-        if case .awaitingResult = phase { phase = .idle }
+        switch phase {
+        case .awaitingResult: phase = .idle
+        case .sending: phase = .reportedWhileSending
+        default: break
+        }
         return []
     }
 

@@ -3,7 +3,7 @@ import Common
 /// The master's decision on a worker's `hello` (PROTOCOL.md §3.2), in 4.8.1's order with the 4.14.6
 /// name pattern first. One thing differs on purpose: a name held by another connection is not refused
 /// at once. That connection is probed (`echo-m`, which every worker answers with `ok-c`); if it does not
-/// answer within `probeTimeout` it is half-open (the worker's host lost it without a FIN) and the new
+/// answer within `probeTimeout(requestTimeout:)` it is half-open (the worker's host lost it without a FIN) and the new
 /// connection replaces it. 4.8.1 refuses the worker with 3028 until its keep-alive check drops the dead
 /// session, up to `max_allowed_time_without_keepalive` + `check_worker_lastkeepalive` later.
 public struct HelloAdmission: Sendable, Equatable {
@@ -54,8 +54,15 @@ public struct HelloAdmission: Sendable, Equatable {
         return nil
     }
 
-    /// How long the holder of a name has to answer the probe.
-    public static let probeTimeout = 3.0
+    /// The longest the holder of a name has to answer the probe.
+    public static let probeCeiling = 3.0
+
+    /// How long the holder of a name has to answer the probe: 3 s, and at most half the request timeout
+    /// (`timeout_cluster_request`), so that the master decides before the new connection's `hello`,
+    /// which the worker sends with the same timeout, times out. With a longer probe the first hello
+    /// after a half-open session always timed out on the worker when that timeout was under 3 s, and
+    /// only its next connection got in.
+    public static func probeTimeout(requestTimeout: Double) -> Double { min(probeCeiling, requestTimeout / 2) }
 }
 
 /// Node names a master accepts in `hello` (4.14.6 hardening): `[A-Za-z0-9_-]+`.
