@@ -34,6 +34,7 @@ actor MasterIntegrity {
         let outcome = await ctx.pool.result { () -> (IntegrityScan, HashCache) in
             var cache = cache
             let scan = IntegrityScanner(home: home, items: .clusterd, concurrency: threads).scan(cache: &cache)
+            MemoryTuning.releaseFreeMemory()
             return (scan, cache)
         }
         guard case .success(let (scan, newCache)) = outcome else { return }  // the pool is shutting down

@@ -130,6 +130,7 @@ actor WorkerSession {
                 // the master would call those files extra and have them deleted).
                 let items: ClusterItems = zip ? .clusterd : .wazuh481
                 let scan = IntegrityScanner(home: home, items: items, concurrency: threads).scan(cache: &cache)
+                MemoryTuning.releaseFreeMemory()
                 try FileManager.default.createDirectory(atPath: (packagePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 _ = try PackageWriter(format: zip ? .zip : .wazuh, home: home, items: items, limit: limit, compressLevel: level)
                     .metadataPackage(scan.metadata, toFile: packagePath)
