@@ -37,10 +37,12 @@ let package = Package(
         // Plain zlib (RFC 1950) for the 4.8.1 package container: CompressNIO's ByteBuffer API treats a
         // truncated stream as success, which the package reader must refuse.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // AVX2 base64url kernels (runtime-dispatched; Swift cannot target AVX2 per function).
+        .target(name: "CBase64SIMD", path: "Sources/CBase64SIMD"),
         .target(
             name: "Common",
             dependencies: [
-                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib",
+                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CBase64SIMD",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
