@@ -37,16 +37,17 @@ let package = Package(
         // Plain zlib (RFC 1950) for the 4.8.1 package container: CompressNIO's ByteBuffer API treats a
         // truncated stream as success, which the package reader must refuse.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // libcrypto's EVP AES-128-CBC and SHA-256 for Fernet: streaming, into our own buffers, with AES-NI/SHA-NI.
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", providers: [.apt(["libssl-dev"])]),
         // AVX2 base64url kernels (runtime-dispatched; Swift cannot target AVX2 per function).
         .target(name: "CBase64SIMD", path: "Sources/CBase64SIMD"),
         .target(
             name: "Common",
             dependencies: [
-                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CBase64SIMD",
+                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CLibCrypto", "CBase64SIMD",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
