@@ -39,12 +39,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // libcrypto's EVP AES-128-CBC and SHA-256 for Fernet: streaming, into our own buffers, with AES-NI/SHA-NI.
         .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", providers: [.apt(["libssl-dev"])]),
-        // AVX2 base64url kernels (runtime-dispatched; Swift cannot target AVX2 per function).
-        .target(name: "CBase64SIMD", path: "Sources/CBase64SIMD"),
+        // AVX2 base64url and SHA-NI kernels for the wire codec (chosen at run time; Swift cannot compile one
+        // function for AVX2 or SHA-NI).
+        .target(name: "CWireKernels", path: "Sources/CWireKernels"),
         .target(
             name: "Common",
             dependencies: [
-                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CLibCrypto", "CBase64SIMD",
+                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CLibCrypto", "CWireKernels",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,9 +1,9 @@
-import CBase64SIMD
+import CWireKernels
 import Foundation
 
 /// Base64url with `=` padding (RFC 4648 §5), as Fernet tokens use. Every node-to-node payload goes through
 /// it (a 200 MB transfer is 270 MB of base64), so the bulk of long inputs runs through the AVX2 kernels of
-/// `CBase64SIMD` when the CPU has them, and otherwise through table-driven loops over unsafe pointers
+/// `CWireKernels` when the CPU has them, and otherwise through table-driven loops over unsafe pointers
 /// that move 6 bytes ↔ 8 characters per step. Short inputs and the ends of long ones take the scalar path.
 ///
 /// Decoding is strict about the alphabet and the length (a multiple of 4, at most two `=` at the very end)
@@ -12,7 +12,7 @@ public enum Base64URL {
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// Whether the AVX2 kernels run (checked once: CPUID and the OS's saved YMM state).
-    static let vectorAvailable: Bool = cb64_avx2_available() != 0
+    static let vectorAvailable: Bool = cwk_avx2_available() != 0
 
     /// Two characters for every 12-bit value, first character in the low byte (so a little-endian store
     /// writes them in order).
@@ -85,7 +85,7 @@ public enum Base64URL {
     static func encodeBlocks(_ src: UnsafePointer<UInt8>, _ n: Int, _ dst: UnsafeMutablePointer<UInt8>,
                              vector: Bool = vectorAvailable) -> Int {
         var i = 0
-        if vector && n >= 28 { i = cb64_encode_avx2(src, n, dst) }
+        if vector && n >= 28 { i = cwk_b64_encode_avx2(src, n, dst) }
         encodeScalar(src + i, n - i, dst + i / 3 * 4)
         return n / 3 * 4
     }
@@ -116,7 +116,7 @@ public enum Base64URL {
                              vector: Bool = vectorAvailable) -> Bool {
         var i = 0
         var invalid: Int32 = 0
-        if vector && n >= 32 { i = cb64_decode_avx2(src, n, dst, &invalid) }
+        if vector && n >= 32 { i = cwk_b64_decode_avx2(src, n, dst, &invalid) }
         return invalid == 0 && decodeScalar(src + i, n - i, dst + i / 4 * 3)
     }
 

@@ -1,4 +1,5 @@
 import CLibCrypto
+import CWireKernels
 import Foundation
 
 /// Fernet tokens (PROTOCOL.md §2): `0x80 ‖ timestamp(8, BE) ‖ IV(16) ‖ AES-128-CBC/PKCS7 ‖ HMAC-SHA256(32)`,
@@ -11,13 +12,23 @@ import Foundation
 /// base64-encoded straight into the token; decrypting, a chunk of the token is base64-decoded into the
 /// scratch buffer, hashed there and CBC-decrypted straight into the plaintext. Nothing is copied whole and
 /// no intermediate buffer of the message's size exists. A decrypted plaintext is handed out only after
-/// the HMAC over everything has matched; the padding is looked at only then. AES and SHA-256 are
-/// libcrypto's (AES-NI, SHA-NI where the CPU has them), base64url is `Base64URL`'s.
+/// the HMAC over everything has matched; the padding is looked at only then. AES is libcrypto's (AES-NI),
+/// base64url is `Base64URL`'s (AVX2 where the CPU has it). SHA-256 is `CWireKernels`' SHA-NI code where the
+/// CPU has SHA-NI and AVX2, and then decrypting decodes and hashes in one loop whose two halves the CPU
+/// overlaps (SHA-NI's rounds are one long dependency chain); elsewhere it is libcrypto's.
 public struct Fernet: Sendable {
     private let encryptionKey: [UInt8]
     /// The signing key XOR 0x36 and XOR 0x5c, padded to SHA-256's 64-byte block (RFC 2104).
     private let innerPad: [UInt8]
     private let outerPad: [UInt8]
+    /// Base64url through the AVX2 kernels.
+    private let vector: Bool
+    /// SHA-256 through SHA-NI, and decoding stitched to hashing.
+    private let stitched: Bool
+
+    /// What this CPU runs: the AVX2 base64url kernels, and SHA-NI (used with them only).
+    static let vectorAvailable = Base64URL.vectorAvailable
+    static let stitchedAvailable = Base64URL.vectorAvailable && cwk_sha_available() != 0
 
     /// Token bytes per chunk of the single pass: a multiple of 3 (base64 groups) and of 64 (SHA-256 blocks).
     static let chunkBytes = 192 * 85  // 16,320
@@ -56,7 +67,16 @@ public struct Fernet: Sendable {
     }
 
     public init(rawKey: [UInt8]) {
+        self.init(rawKey: rawKey, vector: Self.vectorAvailable, stitched: Self.stitchedAvailable)
+    }
+
+    /// With the kernels chosen (tests run every path the CPU has).
+    init(rawKey: [UInt8], vector: Bool, stitched: Bool) {
         precondition(rawKey.count == 32, "Fernet key is 32 bytes")
+        precondition(vector || !stitched, "the stitched path needs the vector kernels")
+        precondition((!vector || Self.vectorAvailable) && (!stitched || Self.stitchedAvailable), "kernel not on this CPU")
+        self.vector = vector
+        self.stitched = stitched
         var inner = [UInt8](repeating: 0x36, count: 64), outer = [UInt8](repeating: 0x5C, count: 64)
         for i in 0..<16 {
             inner[i] ^= rawKey[i]
@@ -108,7 +128,7 @@ public struct Fernet: Sendable {
             scratch[0] = 0x80
             for i in 0..<8 { scratch[1 + i] = UInt8(truncatingIfNeeded: ts >> UInt64(56 - 8 * i)) }
             for i in 0..<16 { scratch[9 + i] = ivBytes[i] }
-            let mac = HMACSHA256(innerPad: innerPad)
+            var mac = HMACSHA256(innerPad: innerPad, shaNI: stitched)
             let cipher = AESCBC(encrypt: true, key: encryptionKey)
             cipher.start(iv: scratch + 9)
             mac.update(scratch, 25)
@@ -125,7 +145,7 @@ public struct Fernet: Sendable {
                 pending += take
                 p += take
                 let groups = pending - pending % 3
-                written += Base64URL.encodeBlocks(scratch, groups, dst + written)
+                written += Base64URL.encodeBlocks(scratch, groups, dst + written, vector: vector)
                 for i in 0..<(pending - groups) { scratch[i] = scratch[groups + i] }
                 pending -= groups
             }
@@ -136,9 +156,10 @@ public struct Fernet: Sendable {
             last.withUnsafeBufferPointer { _ = cipher.update($0.baseAddress!, 16, scratch + pending) }
             mac.update(scratch + pending, 16)
             pending += 16
-            mac.finish(outerPad: outerPad, into: scratch + pending)
+            let code = mac.finish(outerPad: outerPad)
+            for i in 0..<32 { scratch[pending + i] = code[i] }
             pending += 32
-            written += Base64URL.encodeFinal(scratch, pending, dst + written)
+            written += Base64URL.encodeFinal(scratch, pending, dst + written, vector: vector)
             precondition(written == token.count)
         }
     }
@@ -216,10 +237,10 @@ public struct Fernet: Sendable {
         let macStart = rawLength - 32
         let pad = rawLength == n / 4 * 3 ? 0 : n / 4 * 3 - rawLength
         let bodyChars = pad > 0 ? n - 4 : n
-        let chunkChars = Self.chunkBytes / 3 * 4
+        let chunkChars = Self.chunkBytes / 3 * 4  // 85 groups of 256 for the stitched kernel
         return withUnsafeTemporaryAllocation(byteCount: Self.chunkBytes + 128, alignment: 64) { scratchBuffer -> Result<Int, TokenError> in
             let scratch = scratchBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            let mac = HMACSHA256(innerPad: innerPad)
+            var mac = HMACSHA256(innerPad: innerPad, shaNI: stitched)
             let cipher = AESCBC(encrypt: false, key: encryptionKey)
             var received = [UInt8](repeating: 0, count: 32)
             var version: UInt8 = 0
@@ -230,11 +251,18 @@ public struct Fernet: Sendable {
             var valid = true
             while c < bodyChars {
                 let take = min(chunkChars, bodyChars - c)
-                valid = Base64URL.decodeBlocks(src + c, take, scratch)
                 var produced = take / 4 * 3
-                if valid && c + take == bodyChars && pad > 0 {
-                    valid = Base64URL.decodeLastGroup(src + bodyChars, pad: pad, scratch + produced)
-                    produced += 3 - pad
+                // A whole chunk before the MAC (hashing is then at a block boundary: chunks are 64-byte
+                // multiples) is decoded and hashed by the stitched kernel; the rest one after the other.
+                let stitchedChunk = stitched && take == chunkChars && r + produced <= macStart
+                if stitchedChunk {
+                    valid = mac.decodeAndHash(src + c, groups: take / 256, into: scratch)
+                } else {
+                    valid = Base64URL.decodeBlocks(src + c, take, scratch, vector: vector)
+                    if valid && c + take == bodyChars && pad > 0 {
+                        valid = Base64URL.decodeLastGroup(src + bodyChars, pad: pad, scratch + produced)
+                        produced += 3 - pad
+                    }
                 }
                 guard valid else { break }
                 if r == 0 {
@@ -246,7 +274,7 @@ public struct Fernet: Sendable {
                 let end = r + produced
                 // HMAC over [0, macStart), AES over [25, macStart), the received MAC is [macStart, rawLength).
                 let signedEnd = min(end, macStart)
-                if signedEnd > r { mac.update(scratch, signedEnd - r) }
+                if signedEnd > r && !stitchedChunk { mac.update(scratch, signedEnd - r) }
                 let ctFrom = max(r, 25)
                 if signedEnd > ctFrom {
                     written += cipher.update(scratch + (ctFrom - r), signedEnd - ctFrom, out + written)
@@ -261,8 +289,7 @@ public struct Fernet: Sendable {
             guard valid else { return .failure(.invalidBase64) }
             guard version == 0x80 else { return .failure(.badVersion) }
             precondition(r == rawLength && written == rawLength - 57, "Fernet decrypt pass lost bytes")
-            var computed = [UInt8](repeating: 0, count: 32)
-            computed.withUnsafeMutableBufferPointer { mac.finish(outerPad: outerPad, into: $0.baseAddress!) }
+            let computed = mac.finish(outerPad: outerPad)
             var difference: UInt8 = 0
             for i in 0..<32 { difference |= computed[i] ^ received[i] }
             guard difference == 0 else { return .failure(.badMAC) }
@@ -300,32 +327,110 @@ private final class LibCryptoAlgorithms: @unchecked Sendable {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104) over libcrypto's SHA-256, from the precomputed key pads.
+/// HMAC-SHA256 (RFC 2104) from the precomputed key pads, over `CWireKernels`' SHA-NI compression or, on a
+/// CPU without it, libcrypto's SHA-256.
 private struct HMACSHA256: ~Copyable {
-    private let context: OpaquePointer
+    /// libcrypto's digest context (no SHA-NI), else nil.
+    private let context: OpaquePointer?
+    /// SHA-NI: the chaining value H0..H7, the bytes short of a block, the bytes compressed so far.
+    private var state: [UInt32]
+    private var pending: [UInt8]
+    private var compressed: Int
 
-    init(innerPad: [UInt8]) {
-        guard let ctx = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed") }
-        context = ctx
-        precondition(EVP_DigestInit_ex2(ctx, LibCryptoAlgorithms.shared.sha256, nil) == 1)
-        innerPad.withUnsafeBufferPointer { update($0.baseAddress!, 64) }
+    /// FIPS 180-4 §5.3.3: the first 32 bits of the fractional parts of the square roots of the first 8 primes.
+    private static let initialState: [UInt32] = [0x6A09_E667, 0xBB67_AE85, 0x3C6E_F372, 0xA54F_F53A,
+                                                 0x510E_527F, 0x9B05_688C, 0x1F83_D9AB, 0x5BE0_CD19]
+
+    init(innerPad: [UInt8], shaNI: Bool) {
+        state = Self.initialState
+        pending = []
+        pending.reserveCapacity(64)
+        compressed = 0
+        if shaNI {
+            context = nil
+        } else {
+            guard let ctx = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed") }
+            context = ctx
+            precondition(EVP_DigestInit_ex2(ctx, LibCryptoAlgorithms.shared.sha256, nil) == 1)
+        }
+        update(innerPad, 64)
     }
 
-    func update(_ bytes: UnsafePointer<UInt8>, _ count: Int) {
-        precondition(EVP_DigestUpdate(context, bytes, count) == 1)
+    mutating func update(_ bytes: UnsafePointer<UInt8>, _ count: Int) {
+        if let context {
+            precondition(EVP_DigestUpdate(context, bytes, count) == 1)
+            return
+        }
+        var from = 0
+        if !pending.isEmpty {
+            let take = min(64 - pending.count, count)
+            pending.append(contentsOf: UnsafeBufferPointer(start: bytes, count: take))
+            from = take
+            if pending.count < 64 { return }
+            let block = pending
+            compress(block, blocks: 1)
+            pending.removeAll(keepingCapacity: true)
+        }
+        let blocks = (count - from) / 64
+        if blocks > 0 { compress(bytes + from, blocks: blocks) }
+        from += blocks * 64
+        if from < count { pending.append(contentsOf: UnsafeBufferPointer(start: bytes + from, count: count - from)) }
     }
 
-    /// Writes the 32-byte MAC to `out`.
-    func finish(outerPad: [UInt8], into out: UnsafeMutablePointer<UInt8>) {
-        var length: UInt32 = 0
-        precondition(EVP_DigestFinal_ex(context, out, &length) == 1 && length == 32)
-        precondition(EVP_DigestInit_ex2(context, LibCryptoAlgorithms.shared.sha256, nil) == 1)
-        outerPad.withUnsafeBufferPointer { update($0.baseAddress!, 64) }
-        update(out, 32)
-        precondition(EVP_DigestFinal_ex(context, out, &length) == 1 && length == 32)
+    private mutating func compress(_ bytes: UnsafePointer<UInt8>, blocks: Int) {
+        cwk_sha256_blocks(&state, bytes, blocks)
+        compressed += 64 * blocks
     }
 
-    deinit { EVP_MD_CTX_free(context) }
+    /// Decodes `groups` groups of 256 characters into `dst` (192 bytes each) and hashes them, in the
+    /// stitched kernel. The hash must be at a block boundary (SHA-NI, nothing pending). False on a
+    /// character outside the alphabet.
+    mutating func decodeAndHash(_ src: UnsafePointer<UInt8>, groups: Int, into dst: UnsafeMutablePointer<UInt8>) -> Bool {
+        precondition(context == nil && pending.isEmpty, "stitched decoding off a block boundary")
+        let invalid = cwk_b64_decode_sha256(src, groups, dst, &state)
+        compressed += 192 * groups
+        return invalid == 0
+    }
+
+    /// The 32-byte MAC.
+    mutating func finish(outerPad: [UInt8]) -> [UInt8] {
+        var mac = [UInt8](repeating: 0, count: 32)
+        if let context {
+            var length: UInt32 = 0
+            precondition(EVP_DigestFinal_ex(context, &mac, &length) == 1 && length == 32)
+            precondition(EVP_DigestInit_ex2(context, LibCryptoAlgorithms.shared.sha256, nil) == 1)
+            update(outerPad, 64)
+            update(mac, 32)
+            precondition(EVP_DigestFinal_ex(context, &mac, &length) == 1 && length == 32)
+            return mac
+        }
+        let inner = finalDigest()
+        state = Self.initialState
+        pending.removeAll(keepingCapacity: true)
+        compressed = 0
+        update(outerPad, 64)
+        update(inner, 32)
+        return finalDigest()
+    }
+
+    /// FIPS 180-4 §5.1.1 padding (0x80, zeros, the length in bits as 64-bit big-endian), then the state
+    /// big-endian.
+    private mutating func finalDigest() -> [UInt8] {
+        let bits = UInt64(compressed + pending.count) * 8
+        var tail = pending
+        tail.append(0x80)
+        while tail.count % 64 != 56 { tail.append(0) }
+        for k in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bits >> UInt64(8 * k))) }
+        compress(tail, blocks: tail.count / 64)
+        var digest: [UInt8] = []
+        digest.reserveCapacity(32)
+        for word in state {
+            for k in 0..<4 { digest.append(UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * k))) }
+        }
+        return digest
+    }
+
+    deinit { if let context { EVP_MD_CTX_free(context) } }
 }
 
 /// AES-128-CBC without padding (Fernet's PKCS7 is added and checked above): whole blocks in, whole blocks
