@@ -37,14 +37,18 @@ let package = Package(
         // Plain zlib (RFC 1950) for the 4.8.1 package container: CompressNIO's ByteBuffer API treats a
         // truncated stream as success, which the package reader must refuse.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // libcrypto's EVP AES-128-CBC and SHA-256 for Fernet: streaming, into our own buffers, with AES-NI/SHA-NI.
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", providers: [.apt(["libssl-dev"])]),
+        // AVX2 base64url and SHA-NI kernels for the wire codec (chosen at run time; Swift cannot compile one
+        // function for AVX2 or SHA-NI).
+        .target(name: "CWireKernels", path: "Sources/CWireKernels"),
         .target(
             name: "Common",
             dependencies: [
-                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib",
+                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CLibCrypto", "CWireKernels",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -149,6 +153,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The reference Fernet in FernetFastPathTests uses swift-crypto's AES-CBC (BoringSSL).
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .testTarget(

@@ -41,8 +41,37 @@ public struct MessageEncoder: Sendable {
     }
 
     public func encode(counter: UInt32, command: String, payload: [UInt8], into out: inout [UInt8]) throws {
-        let body = fernet.map { $0.encrypt(payload) } ?? payload
-        try frame(counter: counter, command: command, body: body, plaintextLength: payload.count, into: &out)
+        guard let fernet else {
+            try frame(counter: counter, command: command, body: payload, plaintextLength: payload.count, into: &out)
+            return
+        }
+        guard payload.count <= requestChunk else {
+            try frame(counter: counter, command: command, body: fernet.encrypt(payload), plaintextLength: payload.count, into: &out)
+            return
+        }
+        // One frame: the token goes straight after its header, with no token buffer in between.
+        let whole = try CommandField(name: command)
+        let length = Fernet.tokenLength(plaintextLength: payload.count)
+        guard length <= WireLimits.maxMessageSize else {
+            throw WireError.payloadTooLarge(length: length, limit: WireLimits.maxMessageSize)
+        }
+        let header = FrameHeader(counter: counter, length: UInt32(length), command: whole).bytes
+        let frameLength = WireLimits.headerSize + length
+        if out.isEmpty {
+            out = [UInt8](unsafeUninitializedCapacity: frameLength) { buffer, initialized in
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                raw.copyBytes(from: header)
+                payload.withUnsafeBytes { fernet.encrypt($0, into: UnsafeMutableRawBufferPointer(rebasing: raw[WireLimits.headerSize...])) }
+                initialized = frameLength
+            }
+        } else {
+            let start = out.count + WireLimits.headerSize
+            out.append(contentsOf: header)
+            out.append(contentsOf: repeatElement(0, count: length))
+            out.withUnsafeMutableBytes { raw in
+                payload.withUnsafeBytes { fernet.encrypt($0, into: UnsafeMutableRawBufferPointer(rebasing: raw[start...])) }
+            }
+        }
     }
 
     /// The frames of a message whose payload is already what goes on the wire (`body`: the Fernet token
