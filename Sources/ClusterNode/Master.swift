@@ -14,7 +14,6 @@ final class Master: Sendable {
     /// The built-in registration service (authd's `add` / `remove`), also behind the DAPI's agent writes.
     let registration: RegistrationService?
     let dapi: DapiNode
-    static let maxConnectionsPerIP = 10
 
     init(ctx: NodeContext, store: any AgentBackend, dapi: DapiNode) {
         self.ctx = ctx
@@ -74,7 +73,7 @@ final class Master: Sendable {
         let address = channel.remoteAddress
         let ip = address?.ipAddress ?? "unknown"
         let port = address?.port ?? 0
-        let (allowed, count) = await registry.openConnection(from: ip, limit: Self.maxConnectionsPerIP)
+        let (allowed, count) = await registry.openConnection(from: ip, limit: ctx.options.connectionsPerAddress)
         guard allowed else {
             log.warning(tag: "Master", subtag: "Main", "Too many connections from \(ip) (\(count)), rejecting.")
             try? await channel.close()

@@ -39,6 +39,17 @@ import Testing
         #expect(o.syncAgentGroupsWorker == 1 && o.syncAgentGroupsMaster == 2)
     }
 
+    @Test func connectionsPerAddressIsBoundedAndNamedWhenWrong() throws {
+        #expect(InternalOptions.defaults.connectionsPerAddress == 10)
+        let o = try InternalOptions.overriding(with: try JSONParser.parse(#"{"limits": {"connections_per_address": 64}}"#), file: "t.json")
+        #expect(o.connectionsPerAddress == 64)
+        for bad in [#"{"limits": {"connections_per_address": 0}}"#, #"{"limits": {"connections_per_address": "many"}}"#] {
+            let e = try #require(failure(bad))
+            #expect(e.field == "limits.connections_per_address" && e.problem.contains("1 to 65535"), "\(e)")
+        }
+        #expect(failure(#"{"limits": {"per_ip": 3}}"#)?.field == "limits.per_ip")
+    }
+
     func failure(_ text: String) -> ConfigError? {
         do {
             _ = try InternalOptions.overriding(with: try JSONParser.parse(text), file: "/h/etc/cluster-internal.json")

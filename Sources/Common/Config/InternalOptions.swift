@@ -49,6 +49,11 @@ public struct InternalOptions: Sendable, Equatable {
     /// Set with `{"registration": {"use_authd_socket": true}}` in the override file.
     public var registrationUsesAuthdSocket: Bool?
 
+    /// clusterd's own bound (not in Wazuh): connections the master accepts from one address at once; more
+    /// are refused with a warning. 10 by default, which is plenty across real hosts; a test cluster of many
+    /// workers on one address needs more. `{"limits": {"connections_per_address": N}}`, 1…65535.
+    public var connectionsPerAddress: Int = 10
+
     /// Which agent database the node uses (`{"agent_database": {"backend": "auto" | "embedded" | "wazuh-db"}}`).
     public enum AgentDatabase: String, Sendable, CaseIterable {
         /// wazuh-db when the home is a Wazuh manager's (`queue/db/wdb` or `bin/wazuh-db` exists), else embedded.
@@ -127,6 +132,17 @@ public struct InternalOptions: Sendable, Equatable {
                 }
                 continue
             }
+            if key == "limits" {
+                guard let section = value.objectValue else { throw fail("limits", "expected an object") }
+                for (name, v) in section {
+                    guard name == "connections_per_address" else { throw fail("limits.\(name)", "unknown key; known keys: connections_per_address") }
+                    guard let n = v.intValue, (1...65535).contains(n) else {
+                        throw fail("limits.connections_per_address", "expected an integer from 1 to 65535, found \(v.pythonText)")
+                    }
+                    options.connectionsPerAddress = Int(n)
+                }
+                continue
+            }
             if key == "framework" {
                 try options.framework.read(value, file: file, fail: fail)
                 continue
@@ -134,7 +150,7 @@ public struct InternalOptions: Sendable, Equatable {
             guard key == "intervals" else {
                 // Other sections of the real cluster.json are accepted so a copy of it loads; they are fixed here.
                 if ["files", "excluded_files", "excluded_extensions", "distributed_api"].contains(key) { continue }
-                throw fail(key, "unknown key; expected \"intervals\", \"registration\", \"agent_database\" or \"framework\"")
+                throw fail(key, "unknown key; expected \"intervals\", \"registration\", \"agent_database\", \"limits\" or \"framework\"")
             }
             guard let sections = value.objectValue else { throw fail("intervals", "expected an object") }
             for (sectionName, sectionValue) in sections {
