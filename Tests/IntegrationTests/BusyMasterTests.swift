@@ -6,7 +6,9 @@ import Testing
 @Suite(.serialized) struct BusyMasterTests {
     static let fileCount = 100_000
     /// How long one `cluster_control -i` may take before the test gives up on it (a bound, not a measurement).
-    static let controlBound = 1.0
+    /// Generous: what the test checks is that answers come while the scan still runs (an answer that waited
+    /// for the scan arrives after it), not how fast; a 1 s bound failed on a machine loaded by other daemons.
+    static let controlBound = 15.0
 
     /// `count` small files of varied contents, 1,000 per directory: nine tenths under `etc/shared/`
     /// (several groups), the rest under `etc/rules/`. Written with POSIX calls from one loop.
@@ -77,7 +79,11 @@ import Testing
             if linkFailure == nil { pending = [try probe.send("syn_i_w_m_p", ""), try probe.send("echo-c", "keepalive")] }
             if controlFailure == nil {
                 if let r = try runTool("cluster_control", ["--home", master.home, "-i"], limit: Self.controlBound) {
-                    if r.status == 0 { answered.control += 1 } else { controlFailure = "cluster_control -i exited with \(r.status): \(r.err)" }
+                    if r.status != 0 {
+                        controlFailure = "cluster_control -i exited with \(r.status): \(r.err)"
+                    } else if rounds() > 0 && answered.control == 0 {
+                        controlFailure = "cluster_control -i answered only once the scan had finished"
+                    } else { answered.control += 1 }
                 } else {
                     controlFailure = "cluster_control -i did not answer within \(Self.controlBound) s"
                 }
@@ -89,7 +95,9 @@ import Testing
                     guard let m = try probe.receive() else { break }
                     pending.remove(m.counter)
                 }
-                if pending.isEmpty { answered.link += 1 } else {
+                if pending.isEmpty && rounds() > 0 && answered.link == 0 {
+                    linkFailure = "a peer's syn_i_w_m_p and echo-c were answered only once the scan had finished"
+                } else if pending.isEmpty { answered.link += 1 } else {
                     linkFailure = "a peer's syn_i_w_m_p and the echo-c after it were not both answered within \(Self.controlBound) s"
                 }
             }
