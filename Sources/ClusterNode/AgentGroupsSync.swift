@@ -71,7 +71,7 @@ extension Master {
                                    "payload": ["mode": "override", "sync_status": "synced"],
                                    "chunks": .array(chunks.map { .string($0) })]
         do {
-            _ = try await worker.link.sendString(Array(envelope.pythonText.utf8), then: full ? "syn_g_m_w_c" : "syn_g_m_w") { Array($0.utf8) }
+            _ = try await worker.link.sendString(PythonJSONEncoder().encodeBytes(envelope), then: full ? "syn_g_m_w_c" : "syn_g_m_w") { Array($0.utf8) }
         } catch {
             ctx.log.error(tag: tag, subtag: subtag, "Error sending agent-groups information to \(worker.name): \(error)")
         }
@@ -150,32 +150,36 @@ extension WorkerSession {
         }
         let chunks = envelope["chunks"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let store = self.store
-        let pooled = await ctx.pool.result { () -> (Int, [String]) in
+        // Each chunk is parsed once: its `data` goes to the store as it is, and the last one's `hash` is the
+        // master's global hash the round is checked against.
+        let pooled = await ctx.pool.result { () -> (updated: Int, errors: [String], masterHash: JSONValue?) in
             var updated = 0
             var errors: [String] = []
-            for chunk in chunks {
-                guard let parsed = try? JSONParser.parse(chunk), let data = parsed.arrayValue?.first?["data"] else {
+            var masterHash: JSONValue?
+            for (i, chunk) in chunks.enumerated() {
+                let first = (try? JSONParser.parse(chunk))?.arrayValue?.first
+                if i == chunks.count - 1 { masterHash = first?["hash"] }
+                guard let data = first?["data"] else {
                     errors.append("Error 2003 - Error in wazuhdb request: could not parse chunk")
                     continue
                 }
-                let command: JSONValue = ["mode": "override", "sync_status": "synced", "data": data]
                 do {
-                    _ = try store.setAgentGroups(command.compactText)
+                    _ = try store.overrideAgentGroups(data: data, syncStatus: "synced")
                     updated += 1
                 } catch {
                     errors.append("Error 2003 - Error in wazuhdb request: \(error)")
                 }
             }
             if full { try? store.recalculateAgentGroupHashes() }
-            return (updated, errors)
+            return (updated, errors, masterHash)
         }
-        let (updated, errors) = (try? pooled.get()) ?? (0, [pooled.errorText ?? ""])
+        let (updated, errors, masterHash) = (try? pooled.get()) ?? (0, [pooled.errorText ?? ""], nil)
         let result: JSONValue = ["updated_chunks": .int(Int64(updated)), "error_messages": .array(errors.map { .string($0) }),
                                  "time_spent": .double(Date().timeIntervalSince(start))]
         _ = try? await link.request(full ? "syn_wgc_e" : "syn_w_g_e", text: result.pythonText)
         if full {
             agentGroupsShell.execute(agentGroups.onFullResyncReceived())
-        } else if let last = chunks.last, let masterHash = (try? JSONParser.parse(last))?.arrayValue?.first?["hash"] {
+        } else if let masterHash {
             let local = try? await ctx.pool.run { try store.globalGroupHash() }
             agentGroupsShell.execute(agentGroups.onRoundApplied(masterHash: masterHash.stringValue, localHash: local.flatMap { $0 }))
         }

@@ -110,6 +110,44 @@ import Testing
         }
     }
 
+    /// `overrideAgentGroups(data:)` (a worker applying a master's chunk without re-encoding it) against the
+    /// text command: same rows, same count, same refusals.
+    @Test func parsedOverrideWritesWhatTheTextCommandWrites() throws {
+        let dir = TemporaryDirectory()
+        let textDir = TemporaryDirectory()
+        let text = try StoreTest.store(textDir, agents: [1, 2, 3, 4])
+        let parsed = try StoreTest.store(dir, agents: [1, 2, 3, 4])
+        let rounds: [[(Int, [String])]] = [
+            [(1, ["web", "default"]), (2, []), (3, ["db", "db", "web"]), (9, ["x"])],
+            [(1, ["default", "web"]), (2, ["a"]), (3, ["db", "web"]), (4, ["default"])],
+        ]
+        for (round, data) in rounds.enumerated() {
+            let items = JSONValue.array(data.map { id, groups in
+                JSONValue.object(JSONObject([("id", .int(Int64(id))), ("groups", .array(groups.map { .string($0) }))]))
+            })
+            let status = round == 0 ? "syncreq" : "synced"
+            #expect(try parsed.overrideAgentGroups(data: items, syncStatus: status) == (try set(text, "override", status, data)))
+            for id in 1...4 {
+                #expect(try belongs(parsed, id) == (try belongs(text, id)), "agent \(id), round \(round)")
+                let (a, b) = (try parsed.agent(id: id), try text.agent(id: id))
+                #expect(a?.groups == b?.groups && a?.groupHash == b?.groupHash && a?.groupSyncStatus == b?.groupSyncStatus)
+            }
+            #expect(try parsed.globalGroupHash() == (try text.globalGroupHash()))
+        }
+        let refusals: [(JSONValue, String)] = [
+            (.object(JSONObject([])), "missing array \"data\""),
+            ([["groups": ["a"]]], "data[0] has no integer \"id\""),
+            ([["id": 1, "groups": [""]]], "agent 1 has a group"),
+        ]
+        for (data, message) in refusals {
+            let e = StoreTest.storeError { _ = try parsed.overrideAgentGroups(data: data, syncStatus: "synced") }
+            #expect(e?.kind == .invalidInput && e?.detail.contains(message) == true, "\(e?.detail ?? "")")
+        }
+        let e = StoreTest.storeError { _ = try parsed.overrideAgentGroups(data: [], syncStatus: "maybe") }
+        #expect(e?.detail.contains("sync_status \"maybe\"") == true)
+        #expect(try belongs(parsed, 1) == "default:0 web:1", "a refused command wrote nothing")
+    }
+
     @Test func globalHashMatchesAnIndependentComputation() throws {
         let dir = TemporaryDirectory()
         let store = try StoreTest.store(dir, agents: [1, 2, 3, 4])

@@ -187,6 +187,9 @@ final class FakeWazuhDB: @unchecked Sendable {
             #"global sync-agent-groups-get {"get_global_hash": true}"#,
             "global recalculate-agent-group-hashes",
         ])
+        // A master's chunk applied from its parsed data: the same command text 4.8.1's worker sends.
+        #expect(try backend.overrideAgentGroups(data: [["id": 6, "groups": ["default", "webservers"]]], syncStatus: "synced") == 1)
+        #expect(fake.queries.last == #"global set-agent-groups {"mode":"override","sync_status":"synced","data":[{"id":6,"groups":["default","webservers"]}]}"#)
         let keys = try backend.loadClientKeys([(1, "a", "any", "k")])
         #expect(keys.inserted == 0 && keys.deleted == 0 && !backend.syncsClientKeys, "client.keys is wazuh-modulesd's on a manager")
     }

@@ -18,6 +18,8 @@ public protocol AgentBackend: AnyObject, Sendable {
     func syncAgentGroupsGet(condition: GroupsCondition?, setSynced: Bool, getGlobalHash: Bool, lastID: Int,
                             maxResponseBytes: Int) throws(StoreError) -> (status: String, payload: String)
     func setAgentGroups(_ json: String) throws(StoreError) -> Int
+    /// `setAgentGroups` of `{"mode": "override", "sync_status": syncStatus, "data": data}`, `data` parsed.
+    func overrideAgentGroups(data: JSONValue, syncStatus: String) throws(StoreError) -> Int
     func recalculateAgentGroupHashes() throws(StoreError)
     func globalGroupHash() throws(StoreError) -> String?
     /// After an agent-info round: lets the embedded store fold its write-ahead log back.

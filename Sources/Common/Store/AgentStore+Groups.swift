@@ -24,6 +24,12 @@ extension AgentStore {
         try setAgentGroups(GroupsRequest(json, path: path)).updated
     }
 
+    /// `set-agent-groups` in override mode for a parsed `data` array (what a master's agent-groups chunk
+    /// carries), without writing the command out and parsing it again.
+    public func overrideAgentGroups(data: JSONValue, syncStatus: String) throws(StoreError) -> Int {
+        try setAgentGroups(GroupsRequest(mode: .override, syncStatus: syncStatus, data: data, path: path)).updated
+    }
+
     /// `setAgentGroups` for a parsed command, also counting the agent ids the database lacks.
     func setAgentGroups(_ request: GroupsRequest) throws(StoreError) -> (updated: Int, missing: Int) {
         try locked { (s: inout State) throws(StoreError) -> (updated: Int, missing: Int) in
@@ -170,23 +176,27 @@ struct GroupsRequest {
     var agents: [(id: Int64, groups: [String])]
 
     init(_ json: String, path: String) throws(StoreError) {
-        func bad(_ what: String) -> StoreError { StoreError(.invalidInput, path: path, "set-agent-groups: \(what)") }
         let root: JSONValue
-        do { root = try JSONParser.parse(json) } catch { throw bad(error.description) }
-        guard let modeText = root["mode"]?.stringValue else { throw bad("missing string \"mode\"") }
+        do { root = try JSONParser.parse(json) } catch { throw Self.bad(error.description, path) }
+        guard let modeText = root["mode"]?.stringValue else { throw Self.bad("missing string \"mode\"", path) }
         guard let mode = AgentStore.GroupsMode(rawValue: modeText) else {
-            throw bad("unknown mode \"\(modeText)\" (override, append, empty_only or remove)")
+            throw Self.bad("unknown mode \"\(modeText)\" (override, append, empty_only or remove)", path)
         }
-        let status = root["sync_status"]?.stringValue ?? "synced"
-        guard SyncStatus.all.contains(status) else { throw bad("sync_status \"\(status)\" is not synced or syncreq") }
-        guard let data = root["data"]?.arrayValue else { throw bad("missing array \"data\"") }
+        try self.init(mode: mode, syncStatus: root["sync_status"]?.stringValue ?? "synced", data: root["data"], path: path)
+    }
+
+    /// The command's parts, `data` already parsed (a `sync-agent-groups-get` chunk's `data`, say).
+    init(mode: AgentStore.GroupsMode, syncStatus status: String, data: JSONValue?, path: String) throws(StoreError) {
+        guard SyncStatus.all.contains(status) else { throw Self.bad("sync_status \"\(status)\" is not synced or syncreq", path) }
+        guard let data = data?.arrayValue else { throw Self.bad("missing array \"data\"", path) }
         var agents: [(id: Int64, groups: [String])] = []
+        agents.reserveCapacity(data.count)
         for (index, item) in data.enumerated() {
-            guard let id = item["id"]?.intValue else { throw bad("data[\(index)] has no integer \"id\"") }
+            guard let id = item["id"]?.intValue else { throw Self.bad("data[\(index)] has no integer \"id\"", path) }
             var groups: [String] = []
             for g in item["groups"]?.arrayValue ?? [] {
                 guard let name = g.stringValue, !name.isEmpty else {
-                    throw bad("agent \(id) has a group that is not a non-empty string")
+                    throw Self.bad("agent \(id) has a group that is not a non-empty string", path)
                 }
                 groups.append(name)
             }
@@ -195,5 +205,9 @@ struct GroupsRequest {
         self.mode = mode
         self.syncStatus = status
         self.agents = agents
+    }
+
+    private static func bad(_ what: String, _ path: String) -> StoreError {
+        StoreError(.invalidInput, path: path, "set-agent-groups: \(what)")
     }
 }

@@ -63,6 +63,13 @@ public final class WazuhDBBackend: AgentBackend {
         return request.agents.count
     }
 
+    public func overrideAgentGroups(data: JSONValue, syncStatus: String) throws(StoreError) -> Int {
+        let request = try GroupsRequest(mode: .override, syncStatus: syncStatus, data: data, path: path)
+        let command: JSONValue = ["mode": "override", "sync_status": .string(syncStatus), "data": data]
+        _ = try client.ok("global set-agent-groups " + command.compactText)
+        return request.agents.count
+    }
+
     public func recalculateAgentGroupHashes() throws(StoreError) {
         _ = try client.ok("global recalculate-agent-group-hashes")
     }
