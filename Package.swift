@@ -37,6 +37,7 @@ let package = Package(
         // Plain zlib (RFC 1950) for the 4.8.1 package container: CompressNIO's ByteBuffer API treats a
         // truncated stream as success, which the package reader must refuse.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMinizip", path: "Sources/CMinizip", providers: [.apt(["libminizip-dev"])]),
         // libcrypto's EVP AES-128-CBC and SHA-256 for Fernet: streaming, into our own buffers, with AES-NI/SHA-NI.
         .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", providers: [.apt(["libssl-dev"])]),
         // AVX2 base64url and SHA-NI kernels for the wire codec (chosen at run time; Swift cannot compile one
@@ -45,7 +46,7 @@ let package = Package(
         .target(
             name: "Common",
             dependencies: [
-                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CLibCrypto", "CWireKernels",
+                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CMinizip", "CLibCrypto", "CWireKernels",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

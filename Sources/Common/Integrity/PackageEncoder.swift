@@ -84,31 +84,43 @@ struct WazuhContainerEncoder: PackageEncoder {
     }
 }
 
-/// Zip entries go through libarchive, which compresses as it writes (it cannot take entries deflated
-/// elsewhere), so for zip the parallel phase reads the files and decides how each is stored: deflated, or
-/// stored as is when its bytes look incompressible (already compressed or random data, which deflate
-/// would only copy, slowly). What an entry may add is bounded before it is written: zlib's worst case for
-/// the data plus the headers libarchive writes (local header, data descriptor, central record and their
-/// extra fields), so the §5.5 limit is never crossed.
+/// Zip entries are deflated here, in the parallel phase (on every core), with their CRC-32, so the writer
+/// only lays them out. Bytes that look incompressible (already compressed or random data, which deflate
+/// would only copy, slowly) are stored as they are, and so is an entry deflate did not make smaller. What
+/// an entry adds is known before it is written: its data plus the headers (local header, central record
+/// and their extra fields), so the §5.5 limit is never crossed.
 struct ZipEntryCompressor: EntryCompressor {
     struct Entry: Sendable {
         var path: String
-        var content: [UInt8]
+        /// The raw deflate stream of the content, or the content itself when `stored`.
+        var data: [UInt8]
+        var crc: UInt32
+        var size: Int
         var permissions: Int
         var modTime: Int
-        var bound: Int
         /// Written without compression.
         var stored: Bool
     }
 
+    let level: Int
     static let headerAllowance = 256
 
     func compress(path: String, content: UnsafeRawBufferPointer, permissions: Int,
                   modTime: Int) throws(PackageError) -> Entry? {
-        Entry(path: path, content: Array(content), permissions: permissions, modTime: modTime,
-              bound: Zlib.bound(content.count) + 2 * path.utf8.count + Self.headerAllowance,
-              stored: ByteEntropy.looksIncompressible(content))
+        var data: [UInt8] = []
+        var stored = level == 0 || ByteEntropy.looksIncompressible(content)
+        if !stored {
+            do { data = try Zlib.rawDeflate(content, level: level) } catch {
+                throw .archive("compressing '\(path)': \(error)")
+            }
+            stored = data.count >= content.count
+        }
+        if stored { data = Array(content) }
+        return Entry(path: path, data: data, crc: Zlib.crc32(content), size: content.count, permissions: permissions,
+                     modTime: modTime, stored: stored)
     }
+
+    func footprint(_ entry: Entry) -> Int { entry.data.count + 2 * entry.path.utf8.count + Self.headerAllowance }
 }
 
 /// A cheap test of whether deflate can shrink some bytes, from the entropy of their byte frequencies:
@@ -145,32 +157,30 @@ enum ByteEntropy {
 }
 
 struct ZipEncoder: PackageEncoder {
-    let compressor = ZipEntryCompressor()
+    let compressor: ZipEntryCompressor
     private let writer: ZipArchiveWriter
 
     init(level: Int, sink: PackageSink) throws(PackageError) {
+        compressor = ZipEntryCompressor(level: level)
         writer = try ZipArchiveWriter(compressLevel: level, sink: sink)
     }
 
     var size: Int { writer.bytesWritten }
     func discard() { writer.discard() }
-    func footprint(_ entry: ZipEntryCompressor.Entry) -> Int { entry.bound }
+    func footprint(_ entry: ZipEntryCompressor.Entry) -> Int { compressor.footprint(entry) }
 
     mutating func append(_ entry: ZipEntryCompressor.Entry) throws(PackageError) {
-        try entry.content.withUnsafeBytes { raw in
-            Result { () throws(PackageError) in
-                try writer.add(path: entry.path, content: raw, permissions: entry.permissions, modTime: entry.modTime,
-                               compressed: !entry.stored)
-            }
-        }.get()
+        try writer.addFile(path: entry.path, data: entry.data, crc: entry.crc, size: entry.size, deflated: !entry.stored,
+                           permissions: entry.permissions, modTime: entry.modTime)
     }
 
     mutating func finish(metadata: [UInt8], modTime: Int) throws(PackageError) -> [UInt8] {
-        try metadata.withUnsafeBytes { raw in
+        let entry = try metadata.withUnsafeBytes { raw in
             Result { () throws(PackageError) in
-                try writer.add(path: IntegrityConstants.metadataEntryName, content: raw, permissions: 0o640, modTime: modTime)
+                try compressor.compress(path: IntegrityConstants.metadataEntryName, content: raw, permissions: 0o640, modTime: modTime)
             }
         }.get()
+        if let entry { try append(entry) }
         return try writer.finish()
     }
 }

@@ -31,7 +31,7 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsafeTarget(String)
     /// A system call failed while reading or writing files.
     case io(SystemCallError)
-    /// libarchive failed while writing.
+    /// The zip writer (minizip) failed.
     case archive(String)
     /// The package was read while it was being received, and the transfer failed or was given up.
     case transferFailed(String)
@@ -76,7 +76,7 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// The two package formats (DESIGN.md "Package formats").
 public enum PackageFormat: String, Sendable, CaseIterable {
-    /// A real zip archive (libarchive, deflate): between clusterd nodes.
+    /// A real zip archive (deflate; written with minizip, read with libarchive): between clusterd nodes.
     case zip
     /// The 4.8.1 container of zlib entries and separators (PROTOCOL.md §5.3): with Wazuh peers.
     case wazuh

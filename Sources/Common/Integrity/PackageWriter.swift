@@ -52,9 +52,8 @@ public struct PackageBuild: Sendable {
 /// worker is never told to expect a file the package does not hold.
 ///
 /// A package can be built in memory or written straight to a file; both go through the same encoder and
-/// give the same bytes. Files are read (and, for the 4.8.1 container, compressed) in batches on all cores,
-/// then appended in order, so memory holds one batch of files rather than the package. Zip entries are
-/// compressed by libarchive as it writes them, one after another.
+/// give the same bytes. Files are read and compressed in batches on all cores, then appended in order, so
+/// memory holds one batch of files rather than the package.
 public struct PackageWriter: Sendable {
     public var format: PackageFormat
     /// Node home the files are read from.
@@ -63,7 +62,7 @@ public struct PackageWriter: Sendable {
     /// The limit L: no file larger than L, and entries only while their running total stays within L.
     public var limit: Int
     public var compressLevel: Int
-    /// Read (and for the 4.8.1 container, compress) a batch of files on all cores; same output either way.
+    /// Read and compress a batch of files on all cores; same output either way.
     public var parallel = true
     /// Modification time given to the zip entry `files_metadata.json`; nil for the time of writing.
     public var metadataModTime: Int?

@@ -31,7 +31,7 @@ public enum Zlib {
     }
 
     /// The raw deflate stream (no header, windowBits −15, memLevel 8, default strategy) of `data` at
-    /// `level`: the data of a zip entry, as zip writers (libarchive's included) produce it.
+    /// `level`: the data of a zip entry, as zip writers produce it.
     public static func rawDeflate(_ data: UnsafeRawBufferPointer, level: Int) throws(ZlibError) -> [UInt8] {
         var stream = z_stream()
         guard deflateInit2_(&stream, Int32(level), Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
