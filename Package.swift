@@ -43,10 +43,11 @@ let package = Package(
         // AVX2 base64url and SHA-NI kernels for the wire codec (chosen at run time; Swift cannot compile one
         // function for AVX2 or SHA-NI).
         .target(name: "CWireKernels", path: "Sources/CWireKernels"),
+        .target(name: "CFileSystem", path: "Sources/CFileSystem"),
         .target(
             name: "Common",
             dependencies: [
-                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CMinizip", "CLibCrypto", "CWireKernels",
+                "CBlake2", "CArchive", "CSQLite", "CMalloc", "CZlib", "CMinizip", "CLibCrypto", "CWireKernels", "CFileSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -131,14 +131,54 @@ extension MasterSession {
         let subtag = "Agent-info sync"
         let start = Date()
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
+        guard let (pooled, chunkCount, parsed) = await applyAgentInfo(stringID: stringID, link: link) else { return }
+        // The round's string and its parse (megabytes for thousands of agents) died with `applyAgentInfo`:
+        // hand them back, or the resident size between rounds follows the largest rounds (the soak's sawtooth).
+        _ = await ctx.pool.result { MemoryTuning.releaseFreeMemory() }
+        let outcome: (Int, [String], Bool)
+        switch pooled {
+        case .success(let value): outcome = value
+        case .failure(let error as CancellationError):
+            // The worker's session ended while its chunks were applied: nobody is left to answer, and this
+            // is no wazuh-db error. What was applied stays; the worker sends its next round on a new session.
+            _ = error
+            ctx.log.info(tag: tag, subtag: subtag, "Stopped: the connection with \(worker) closed while its chunks were applied.")
+            return
+        case .failure(let error): outcome = (0, ["\(error)"], false)
+        }
+        ctx.log.debug(tag: tag, subtag: subtag, "\(outcome.0)/\(chunkCount) chunks updated in wazuh-db in \(elapsed(since: parsed)) (read in \(String(format: "%.3fs", parsed.timeIntervalSince(start)))).")
+        if outcome.2 { ctx.log.error(tag: tag, subtag: subtag, "Timeout while processing agent-info chunks.") }
+        for (i, e) in outcome.1.enumerated() {
+            ctx.log.error(tag: tag, subtag: subtag, "Wazuh-db response for chunk \(i + 1)/\(chunkCount) was not \"ok\": \(e)")
+        }
+        let result: JSONValue = ["updated_chunks": .int(Int64(outcome.0)), "error_messages": .array(outcome.1.map { .string($0) }),
+                                 "time_spent": .double(Date().timeIntervalSince(start))]
+        _ = try? await link.request("syn_m_a_e", text: result.pythonText)
+        await master.store.checkpointAfterRound(ctx.log, pool: ctx.pool, tag: tag, subtag: subtag)
+        let end = Date()
+        let n = outcome.0
+        await master.registry.update(worker) {
+            $0.status.agentInfoStart = start
+            $0.status.agentInfoEnd = end
+            $0.status.agentInfoChunks = n
+        }
+        ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(outcome.0) chunks.")
+    }
+
+    /// Takes the worker's string, parses it and applies its chunks on the CPU pool within
+    /// `timeout_agent_info`: (updated, errors, timed out), the number of chunks, when parsing ended. Nil when
+    /// the string is missing or is not JSON (the worker has been told). Everything large lives only here.
+    private func applyAgentInfo(stringID: String, link: PeerLink) async
+        -> (pooled: Result<(Int, [String], Bool), any Error>, chunks: Int, parsed: Date)?
+    {
         guard let bytes = await link.takeString(stringID) else {
             _ = try? await link.request("syn_m_a_err", text: "error while trying to access string under task_id b'\(stringID)'.")
-            return
+            return nil
         }
         let envelope: JSONValue
         do { envelope = try JSONParser.parse(bytes) } catch {
             _ = try? await link.request("syn_m_a_err", text: "error while trying to load JSON: \(error)")
-            return
+            return nil
         }
         let chunks = envelope["chunks"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let parsed = Date()
@@ -160,34 +200,7 @@ extension MasterSession {
             }
             return (updated, errors, false)
         }
-        let outcome: (Int, [String], Bool)
-        switch pooled {
-        case .success(let value): outcome = value
-        case .failure(let error as CancellationError):
-            // The worker's session ended while its chunks were applied: nobody is left to answer, and this
-            // is no wazuh-db error. What was applied stays; the worker sends its next round on a new session.
-            _ = error
-            ctx.log.info(tag: tag, subtag: subtag, "Stopped: the connection with \(worker) closed while its chunks were applied.")
-            return
-        case .failure(let error): outcome = (0, ["\(error)"], false)
-        }
-        ctx.log.debug(tag: tag, subtag: subtag, "\(outcome.0)/\(chunks.count) chunks updated in wazuh-db in \(elapsed(since: parsed)) (read in \(String(format: "%.3fs", parsed.timeIntervalSince(start)))).")
-        if outcome.2 { ctx.log.error(tag: tag, subtag: subtag, "Timeout while processing agent-info chunks.") }
-        for (i, e) in outcome.1.enumerated() {
-            ctx.log.error(tag: tag, subtag: subtag, "Wazuh-db response for chunk \(i + 1)/\(chunks.count) was not \"ok\": \(e)")
-        }
-        let result: JSONValue = ["updated_chunks": .int(Int64(outcome.0)), "error_messages": .array(outcome.1.map { .string($0) }),
-                                 "time_spent": .double(Date().timeIntervalSince(start))]
-        _ = try? await link.request("syn_m_a_e", text: result.pythonText)
-        await store.checkpointAfterRound(ctx.log, pool: ctx.pool, tag: tag, subtag: subtag)
-        let end = Date()
-        let n = outcome.0
-        await master.registry.update(worker) {
-            $0.status.agentInfoStart = start
-            $0.status.agentInfoEnd = end
-            $0.status.agentInfoChunks = n
-        }
-        ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(outcome.0) chunks.")
+        return (pooled, chunks.count, parsed)
     }
 }
 

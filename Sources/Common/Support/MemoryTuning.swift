@@ -22,7 +22,8 @@ public enum MemoryTuning {
     /// above, glibc keeps up to 128 MB free per arena, and a daemon whose rounds run on several threads
     /// grows by each arena's high-water mark (the 30-minute soak of 20,000 agents: the master from 88 to 170
     /// MB, then flat). The nodes call this once per integrity round (seconds apart), so buffers are still
-    /// reused within a round and resident memory follows what is live between rounds.
+    /// reused within a round and resident memory follows what is live between rounds. The master also calls
+    /// it after each worker's agent-info round, whose strings are the largest transient it holds.
     public static func releaseFreeMemory() {
         #if canImport(Glibc)
         if getenv("CLUSTERD_MALLOC_DEFAULTS") != nil { return }
