@@ -84,7 +84,7 @@ struct WazuhContainerEncoder: PackageEncoder {
     }
 }
 
-/// Zip entries are deflated here, in the parallel phase (on every core), with their CRC-32, so the writer
+/// Zip entries are deflated here (libdeflate), in the parallel phase (on every core), with their CRC-32, so the writer
 /// only lays them out. Bytes that look incompressible (already compressed or random data, which deflate
 /// would only copy, slowly) are stored as they are, and so is an entry deflate did not make smaller. What
 /// an entry adds is known before it is written: its data plus the headers (local header, central record
@@ -110,13 +110,13 @@ struct ZipEntryCompressor: EntryCompressor {
         var data: [UInt8] = []
         var stored = level == 0 || ByteEntropy.looksIncompressible(content)
         if !stored {
-            do { data = try Zlib.rawDeflate(content, level: level) } catch {
+            do { data = try RawDeflate.compress(content, level: level) } catch {
                 throw .archive("compressing '\(path)': \(error)")
             }
             stored = data.count >= content.count
         }
         if stored { data = Array(content) }
-        return Entry(path: path, data: data, crc: Zlib.crc32(content), size: content.count, permissions: permissions,
+        return Entry(path: path, data: data, crc: RawDeflate.crc32(content), size: content.count, permissions: permissions,
                      modTime: modTime, stored: stored)
     }
 

@@ -82,20 +82,20 @@ public final class ZipArchiveWriter {
         case .file:
             let data: [UInt8]
             if compressed {
-                do { data = try Zlib.rawDeflate(content, level: compressLevel) } catch {
+                do { data = try RawDeflate.compress(content, level: compressLevel) } catch {
                     throw .archive("entry '\(path)': \(error)")
                 }
             } else {
                 data = Array(content)
             }
-            try addEntry(path: path, data: data, crc: Zlib.crc32(content), size: content.count, deflated: compressed,
+            try addEntry(path: path, data: data, crc: RawDeflate.crc32(content), size: content.count, deflated: compressed,
                          mode: ArchiveFileType.regular | UInt32(permissions & 0o7777), modTime: modTime)
         case .directory:
             try addEntry(path: path.hasSuffix("/") ? path : path + "/", data: [], crc: 0, size: 0, deflated: false,
                          mode: ArchiveFileType.directory | UInt32(permissions & 0o7777), modTime: modTime)
         case .symlink(let target):
             let bytes = Array(target.utf8)
-            let crc = bytes.withUnsafeBytes { Zlib.crc32($0) }
+            let crc = bytes.withUnsafeBytes { RawDeflate.crc32($0) }
             try addEntry(path: path, data: bytes, crc: crc, size: bytes.count, deflated: false,
                          mode: ArchiveFileType.symlink | UInt32(permissions & 0o7777), modTime: modTime)
         }
