@@ -1,5 +1,5 @@
-// sync_file_range is a GNU extension: glibc declares it only under _GNU_SOURCE, which Swift's Glibc
-// module does not set, hence this one-function C target.
+// sync_file_range and syncfs are GNU extensions: glibc declares them only under _GNU_SOURCE, which
+// Swift's Glibc module does not set, hence this small C target.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include "CFileSystem.h"

@@ -6,4 +6,7 @@
 /// syncfs still decides that, it just finds less to write. Returns 0 or -1 with errno.
 int cfs_start_writeback(int fd);
 
+/// syncfs(2): flushes the file system holding `fd` (glibc declares it only under _GNU_SOURCE).
+int syncfs(int fd);
+
 #endif

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import CMalloc
+import CFileSystem
 #endif
 
 /// What applying a master package did (PROTOCOL.md §5.7).

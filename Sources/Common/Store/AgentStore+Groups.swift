@@ -52,9 +52,10 @@ extension AgentStore {
                     case .override:
                         // A full resync sends every agent, and most already hold what it says: such a row
                         // (same CSV, its hash, same status, and `belongs` in that order) is left unwritten.
-                        let csv = GroupHash.csv(Self.distinct(groups))
+                        let names = Self.distinct(groups)
+                        let csv = GroupHash.csv(names)
                         if stored.csv == csv, stored.hash == csv.map(GroupHash.agentHash), stored.status == request.syncStatus,
-                           try Self.groups(s.db, agent: id) == Self.distinct(groups)
+                           try Self.groups(s.db, agent: id) == names
                         {
                             updated += 1
                             continue
@@ -100,9 +101,8 @@ extension AgentStore {
                             ids: inout [String: Int64]) throws(StoreError)
     {
         try db.run("DELETE FROM belongs WHERE id_agent = ?", [.int(id)])
-        var seen: Set<String> = []
-        var ordered: [String] = []
-        for name in groups where seen.insert(name).inserted {
+        let ordered = distinct(groups)
+        for (priority, name) in ordered.enumerated() {
             let groupID: Int64
             if let cached = ids[name] {
                 groupID = cached
@@ -112,8 +112,7 @@ extension AgentStore {
                 ids[name] = groupID
             }
             try db.run("INSERT INTO belongs (id_agent, id_group, priority) VALUES (?, ?, ?)",
-                       [.int(id), .int(groupID), .int(Int64(ordered.count))])
-            ordered.append(name)
+                       [.int(id), .int(groupID), .int(Int64(priority))])
         }
         let csv = GroupHash.csv(ordered)
         try db.run("UPDATE agent SET `group` = ?, group_hash = ?, group_sync_status = ? WHERE id = ?",
