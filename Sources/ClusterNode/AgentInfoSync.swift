@@ -131,10 +131,19 @@ extension MasterSession {
         let subtag = "Agent-info sync"
         let start = Date()
         ctx.log.info(tag: tag, subtag: subtag, "Starting.")
-        guard let (pooled, chunkCount, parsed) = await applyAgentInfo(stringID: stringID, link: link) else { return }
+        await master.agentInfoTurn.acquire()
+        let applied = await applyAgentInfo(stringID: stringID, link: link, deadline: start.addingTimeInterval(ctx.options.timeoutAgentInfo))
         // The round's string and its parse (megabytes for thousands of agents) died with `applyAgentInfo`:
         // hand them back, or the resident size between rounds follows the largest rounds (the soak's sawtooth).
         _ = await ctx.pool.result { MemoryTuning.releaseFreeMemory() }
+        master.agentInfoTurn.release()
+        let (pooled, chunkCount, parsed): (Result<(Int, [String], Bool), any Error>, Int, Date)
+        switch applied {
+        case .refused(let text):
+            _ = try? await link.request("syn_m_a_err", text: text)
+            return
+        case .applied(let p, let c, let d): (pooled, chunkCount, parsed) = (p, c, d)
+        }
         let outcome: (Int, [String], Bool)
         switch pooled {
         case .success(let value): outcome = value
@@ -165,29 +174,27 @@ extension MasterSession {
         ctx.log.info(tag: tag, subtag: subtag, "Finished in \(elapsed(since: start)). Updated \(outcome.0) chunks.")
     }
 
-    /// Takes the worker's string, parses it and applies its chunks on the CPU pool within
-    /// `timeout_agent_info`: (updated, errors, timed out), the number of chunks, when parsing ended. Nil when
-    /// the string is missing or is not JSON (the worker has been told). Everything large lives only here.
-    private func applyAgentInfo(stringID: String, link: PeerLink) async
-        -> (pooled: Result<(Int, [String], Bool), any Error>, chunks: Int, parsed: Date)?
-    {
-        guard let bytes = await link.takeString(stringID) else {
-            _ = try? await link.request("syn_m_a_err", text: "error while trying to access string under task_id b'\(stringID)'.")
-            return nil
+    enum AgentInfoApplied {
+        /// The string is missing or is not JSON: the text of the `syn_m_a_err` that tells the worker.
+        case refused(String)
+        /// (updated, errors, timed out), the number of chunks, when parsing ended.
+        case applied(Result<(Int, [String], Bool), any Error>, chunks: Int, parsed: Date)
+    }
+
+    /// Takes the worker's string, parses it and applies its chunks on the CPU pool until `deadline`
+    /// (`timeout_agent_info` after the round started, its wait for a turn included). Everything large
+    /// lives only here.
+    private func applyAgentInfo(stringID: String, link: PeerLink, deadline: Date) async -> AgentInfoApplied {
+        let chunks: [String]
+        switch await agentInfoChunks(stringID: stringID, link: link) {
+        case .success(let c): chunks = c
+        case .failure(let refusal): return .refused(refusal.text)
         }
-        let envelope: JSONValue
-        do { envelope = try JSONParser.parse(bytes) } catch {
-            _ = try? await link.request("syn_m_a_err", text: "error while trying to load JSON: \(error)")
-            return nil
-        }
-        let chunks = envelope["chunks"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let parsed = Date()
         let store = master.store
-        let timeout = ctx.options.timeoutAgentInfo
         let pooled = await ctx.pool.result { () -> (Int, [String], Bool) in
             var updated = 0
             var errors: [String] = []
-            let deadline = Date().addingTimeInterval(timeout)
             for chunk in chunks {
                 if Date() > deadline { return (updated, errors, true) }
                 do throws(StoreError) {
@@ -200,7 +207,22 @@ extension MasterSession {
             }
             return (updated, errors, false)
         }
-        return (pooled, chunks.count, parsed)
+        return .applied(pooled, chunks: chunks.count, parsed: parsed)
+    }
+
+    struct AgentInfoRefusal: Error { let text: String }
+
+    /// The chunks of the worker's string, or why there are none (missing, not JSON). The string itself and
+    /// its envelope end here, before the chunks are applied.
+    private func agentInfoChunks(stringID: String, link: PeerLink) async -> Result<[String], AgentInfoRefusal> {
+        guard let bytes = await link.takeString(stringID) else {
+            return .failure(AgentInfoRefusal(text: "error while trying to access string under task_id b'\(stringID)'."))
+        }
+        let envelope: JSONValue
+        do { envelope = try JSONParser.parse(bytes) } catch {
+            return .failure(AgentInfoRefusal(text: "error while trying to load JSON: \(error)"))
+        }
+        return .success(envelope["chunks"]?.arrayValue?.compactMap(\.stringValue) ?? [])
     }
 }
 

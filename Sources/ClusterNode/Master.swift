@@ -14,6 +14,10 @@ final class Master: Sendable {
     /// The built-in registration service (authd's `add` / `remove`), also behind the DAPI's agent writes.
     let registration: RegistrationService?
     let dapi: DapiNode
+    /// Workers' agent-info rounds are parsed and applied one at a time. The store applies one chunk at a
+    /// time anyway; a round waiting for its turn holds only the string it was sent, not its parse too,
+    /// and no pool thread sits blocked on the store's lock meanwhile.
+    let agentInfoTurn = RequestSlots(1)
 
     init(ctx: NodeContext, store: any AgentBackend, dapi: DapiNode) {
         self.ctx = ctx

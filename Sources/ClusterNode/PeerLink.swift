@@ -94,7 +94,7 @@ public actor PeerLink {
             defer { group.cancelAll() }
             for try await message in inbound {
                 let plain = try await decrypt(message)
-                guard let job = await accept(plain) else { continue }
+                guard let job = await accept(consume plain) else { continue }
                 await slots.acquire()
                 group.addTask {
                     defer { slots.release() }
@@ -122,7 +122,7 @@ public actor PeerLink {
 
     /// One incoming message: a response resolves its request; a transport command is answered here; any
     /// other request comes back as the job that runs its handler and sends the reply.
-    private func accept(_ message: WireMessage) async -> (@Sendable () async -> Void)? {
+    private func accept(_ message: consuming WireMessage) async -> (@Sendable () async -> Void)? {
         switch table.classify(message.counter) {
         case .response(let pending):
             let name = message.name
@@ -145,7 +145,7 @@ public actor PeerLink {
         let builtIn: Reply?
         switch message.name {
         case "new_str": builtIn = newString(message.payload)
-        case "str_upd": builtIn = updateString(message.payload)
+        case "str_upd": builtIn = updateString(&message.payload)
         case "err_str": builtIn = errString(message.payload)
         case "echo": builtIn = .ok(message.payload)
         case "new_file" where files != nil, "file_upd" where files != nil, "file_end" where files != nil:
@@ -158,6 +158,7 @@ public actor PeerLink {
             return nil
         }
         let handler = self.handler
+        let message = copy message
         return { [self] in
             let answer = await handler(message, self)
             await self.reply(to: message, answer)
@@ -270,10 +271,19 @@ public actor PeerLink {
         return .err(PeerLimits.refusal(limit, detail))
     }
 
-    private func updateString(_ payload: [UInt8]) -> Reply {
+    /// `payload` is the message's own, taken: a string that comes whole in one `str_upd` (most of them:
+    /// up to 5 MB) keeps the decrypted payload's storage, its ID moved off the front in place, instead of
+    /// a copy of it.
+    private func updateString(_ payload: inout [UInt8]) -> Reply {
         guard let space = payload.firstIndex(of: 0x20) else { return .err(.internal(1000, "str_upd without string ID")) }
         let id = String(decoding: payload[..<space], as: UTF8.self)
         guard var entry = strings.removeValue(forKey: id) else { return .err(.internal(1000, "'\(id)'")) }
+        if entry.buffer.isEmpty, payload.count - (space + 1) == entry.size {
+            payload.removeSubrange(...space)
+            swap(&entry.buffer, &payload)
+            strings[id] = entry
+            return .ok("String updated")
+        }
         let chunk = payload[(space + 1)...]
         let n = min(chunk.count, entry.size - entry.buffer.count)
         if n > 0 {

@@ -40,9 +40,13 @@ actor WorkerSession {
         self.dapi = dapi
         self.prefetch = prefetch
         let o = ctx.options
-        integrity = WorkerIntegrity(interval: o.syncIntegrity, receiveTimeout: o.timeoutReceivingFile)
+        // Each task's rounds keep the phase they get here: a random one, so that workers connecting together
+        // do not all reach the master in the same second of every interval.
+        integrity = WorkerIntegrity(interval: o.syncIntegrity, receiveTimeout: o.timeoutReceivingFile,
+                                    phaseOffset: .random(in: 0..<max(o.syncIntegrity, .leastNonzeroMagnitude)))
         integrityTimers = ShellTimers(eventLoop: eventLoop, tasks: link.tasks)
-        agentInfo = WorkerAgentInfo(interval: o.syncAgentInfo, resultTimeout: o.timeoutAgentInfo)
+        agentInfo = WorkerAgentInfo(interval: o.syncAgentInfo, resultTimeout: o.timeoutAgentInfo,
+                                    phaseOffset: .random(in: 0..<max(o.syncAgentInfo, .leastNonzeroMagnitude)))
         agentInfoTimers = ShellTimers(eventLoop: eventLoop, tasks: link.tasks)
         agentGroups = WorkerAgentGroups(mismatchLimit: o.agentGroupsMismatchLimit, fullResyncTimeout: o.timeoutAgentGroups)
         agentGroupsTimers = ShellTimers(eventLoop: eventLoop, tasks: link.tasks)

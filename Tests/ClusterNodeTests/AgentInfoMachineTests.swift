@@ -16,6 +16,16 @@ import Testing
         #expect(m.onTimer(.round, now: 20).contains(.request("syn_a_w_m_p", [])))
     }
 
+    @Test func thePhaseOffsetDelaysTheSecondRoundOnly() {
+        var m = WorkerAgentInfo(interval: 10, resultTimeout: 40, phaseOffset: 7.25)
+        #expect(m.onConnected() == [.arm(.round, after: 0)])
+        #expect(m.onTimer(.round, now: 0) == [.arm(.round, after: 17.25), .request("syn_a_w_m_p", [])])
+        _ = m.onPermission(.success(.ok(Array("False".utf8))))
+        #expect(m.onTimer(.round, now: 17.25) == [.arm(.round, after: 10), .request("syn_a_w_m_p", [])])
+        _ = m.onPermission(.success(.ok(Array("False".utf8))))
+        #expect(m.onTimer(.round, now: 27.25).first == .arm(.round, after: 10))
+    }
+
     @Test func aReportHandledBeforeTheSendingIsSeenToEndStillEndsTheRound() {
         var m = WorkerAgentInfo(interval: 10, resultTimeout: 40)
         _ = m.onConnected()

@@ -145,6 +145,29 @@ import Testing
         }
     }
 
+    /// A string sent whole in one `str_upd` (whose payload becomes the string), in several, or with more
+    /// bytes than announced (the excess dropped) reads back as sent.
+    @Test func longStringsWholeInPiecesOrOverlong() async throws {
+        try await LinkPair.run { client, server in
+            func newString(_ size: Int) async throws -> String {
+                guard case .ok(let id) = try await client.request("new_str", text: String(size)) else { throw CancellationError() }
+                return String(decoding: id, as: UTF8.self)
+            }
+            let text = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let whole = try await newString(text.count)
+            _ = try await client.request("str_upd", Array((whole + " ").utf8) + text)
+            #expect(await server.takeString(whole) == text)
+            let pieces = try await newString(text.count)
+            for range in [0..<1, 1..<100_000, 100_000..<300_000] {
+                _ = try await client.request("str_upd", Array((pieces + " ").utf8) + text[range])
+            }
+            #expect(await server.takeString(pieces) == text)
+            let overlong = try await newString(10)
+            _ = try await client.request("str_upd", Array((overlong + " ").utf8) + text[0..<25])
+            #expect(await server.takeString(overlong) == Array(text[0..<10]))
+        }
+    }
+
     @Test func beforeHelloOnlyHelloIsServed() async throws {
         try await LinkPair.run(preHello: ["hello"], handler: { m, link in
             if m.name == "hello" { await link.helloAccepted(); return .ok("Client added") }

@@ -30,6 +30,14 @@ import Testing
         #expect(Self.requests(m.onTimer(.round, now: 9)) == [])
     }
 
+    @Test func thePhaseOffsetDelaysTheSecondRoundOnlyAndKeepsTheRoundsAfterIt() {
+        var m = WorkerIntegrity(interval: 9, receiveTimeout: 120, phaseOffset: 4.5)
+        #expect(m.onConnected() == [.arm(.round, after: 0)], "the first round still runs right after hello")
+        #expect(m.onTimer(.round, now: 0).first == .arm(.round, after: 13.5))
+        #expect(m.onTimer(.round, now: 13.5).first == .arm(.round, after: 9))
+        #expect(m.onTimer(.round, now: 22.5).first == .arm(.round, after: 9))
+    }
+
     @Test func permissionRefusedReturnsToIdleWithTheDebugLine() {
         var m = Self.machine()
         _ = m.onConnected()

@@ -56,6 +56,39 @@ import Testing
         _ = try ch.finish()
     }
 
+    /// Payloads over `directPayloadThreshold` are gathered outside NIO's buffer as they arrive: pieces of
+    /// any size, the end of one frame and the start of the next in one read, and several large frames of
+    /// one divided message all come out as sent.
+    @Test(arguments: [977, 65_536, 300_000])
+    func largePayloadsInPiecesOfAnySize(piece: Int) throws {
+        let fernet = try Fernet(clusterKey: fixtureKey)
+        let ch = try channel(fernet: fernet)
+        var rng = SystemRandomNumberGenerator()
+        let big = (0..<(WireLimits.requestChunk + 200_000)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let mid = [UInt8](repeating: 0x41, count: ClusterFrameDecoder.directPayloadThreshold + 1)
+        let sent = [OutboundMessage(counter: 1, command: "str_upd", payload: big),
+                    OutboundMessage(counter: 2, command: "ok", text: "small"),
+                    OutboundMessage(counter: 3, command: "str_upd", payload: mid)]
+        let wire = try bytes(sent, fernet: fernet)
+        var offset = 0
+        while offset < wire.count {
+            // Uneven reads: the piece size varies, so frame boundaries fall anywhere inside a read.
+            let n = min(wire.count - offset, piece + offset % 7)
+            var buf = ch.allocator.buffer(capacity: n)
+            buf.writeBytes(wire[offset..<offset + n])
+            try ch.writeInbound(buf)
+            offset += n
+        }
+        var got: [WireMessage] = []
+        while let m = try ch.readInbound(as: WireMessage.self) { got.append(m) }
+        #expect(got.map(\.counter) == [1, 2, 3])
+        #expect(got[0].payload == big)
+        #expect(got[0].fragments == 2)
+        #expect(got[1].payload == Array("small".utf8))
+        #expect(got[2].payload == mid)
+        _ = try ch.finish()
+    }
+
     @Test func encoderWritesTheSameBytesAsMessageEncoder() throws {
         let ch = try channel(fernet: nil)
         try ch.writeOutbound(OutboundMessage(counter: 0x01020304, command: "get_nodes", text: "{}"))

@@ -22,10 +22,17 @@ public struct WorkerAgentInfo: Sendable {
     public let interval: Double
     public let resultTimeout: Double
     public private(set) var phase: Phase = .idle
+    /// Added once, to the wait after the first round (see `init`).
+    private var phaseOffset: Double
 
-    public init(interval: Double, resultTimeout: Double) {
+    /// `phaseOffset` (seconds, less than `interval`): added once, to the wait after the first round. The
+    /// session draws it at random: workers that connect together (all of them, once a restarted master is
+    /// back) would otherwise reach the master in the same moment every round, for as long as they stay
+    /// connected, and the master would hold all their rounds at once.
+    public init(interval: Double, resultTimeout: Double, phaseOffset: Double = 0) {
         self.interval = interval
         self.resultTimeout = resultTimeout
+        self.phaseOffset = phaseOffset
     }
 
     public mutating func onConnected() -> [Output] {
@@ -33,7 +40,8 @@ public struct WorkerAgentInfo: Sendable {
     }
 
     public mutating func onTimer(_ timer: Timer, now: Double) -> [Output] {
-        var out: [Output] = [.arm(.round, after: interval)]
+        var out: [Output] = [.arm(.round, after: interval + phaseOffset)]
+        phaseOffset = 0
         if case .awaitingResult(let since) = phase, now - since > resultTimeout {
             out.append(.log(.error, Self.subtag, "The master did not report on the chunks sent \(WorkerIntegrity.seconds(now - since)) ago; sending again."))
             phase = .idle

@@ -42,10 +42,13 @@ public struct WorkerIntegrity: Sendable {
     public private(set) var phase: Phase = .idle
     private var checkStart: Double = 0
     private var syncStart: Double = 0
+    /// Added once, to the wait after the first round: see `WorkerAgentInfo.init`.
+    private var phaseOffset: Double
 
-    public init(interval: Double, receiveTimeout: Double) {
+    public init(interval: Double, receiveTimeout: Double, phaseOffset: Double = 0) {
         self.interval = interval
         self.receiveTimeout = receiveTimeout
+        self.phaseOffset = phaseOffset
     }
 
     /// Whether a new round may start (4.8.1's `check_integrity_free`).
@@ -60,7 +63,8 @@ public struct WorkerIntegrity: Sendable {
     public mutating func onTimer(_ timer: Timer, now: Double) -> [Output] {
         switch timer {
         case .round:
-            var out: [Output] = [.arm(.round, after: interval)]
+            var out: [Output] = [.arm(.round, after: interval + phaseOffset)]
+            phaseOffset = 0
             // The master's verdict normally comes within moments. One that has not come within an interval
             // (the master failed to read or compare the metadata, and 4.8.1 masters then say nothing) does
             // not keep the task busy: the next round asks again, as a 4.8.1 worker would, and a master
