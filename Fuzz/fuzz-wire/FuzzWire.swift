@@ -18,12 +18,16 @@ enum WireHarness {
         var plain = MessageDecoder(fernet: nil)
         let direct = decodeAll(bytes, maxPayload: WireLimits.maxMessageSize, decoder: &plain)
         let split = bytes.isEmpty ? 0 : Int(bytes[bytes.count / 2]) % (bytes.count + 1)
-        let channel = throughChannel(bytes, split: split)
-        guard direct.messages == channel.messages else {
-            FuzzInput.violated("FrameParser gave \(direct.messages.count) messages, ClusterFrameDecoder \(channel.messages.count)")
-        }
-        guard direct.failed == channel.failed else {
-            FuzzInput.violated("FrameParser failed: \(direct.failed), ClusterFrameDecoder failed: \(channel.failed)")
+        // Also with every payload that has not fully arrived gathered outside NIO's buffer (the path a
+        // link takes for payloads of 64 KB and more).
+        for threshold in [ClusterFrameDecoder.defaultDirectPayloadThreshold, 0] {
+            let channel = throughChannel(bytes, split: split, directPayloadThreshold: threshold)
+            guard direct.messages == channel.messages else {
+                FuzzInput.violated("FrameParser gave \(direct.messages.count) messages, ClusterFrameDecoder (direct from \(threshold) B) \(channel.messages.count)")
+            }
+            guard direct.failed == channel.failed else {
+                FuzzInput.violated("FrameParser failed: \(direct.failed), ClusterFrameDecoder (direct from \(threshold) B) failed: \(channel.failed)")
+            }
         }
     }
 
@@ -55,8 +59,8 @@ enum WireHarness {
         return (messages, false)
     }
 
-    static func throughChannel(_ bytes: [UInt8], split: Int) -> (messages: [WireMessage], failed: Bool) {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(ClusterFrameDecoder(fernet: nil)))
+    static func throughChannel(_ bytes: [UInt8], split: Int, directPayloadThreshold: Int) -> (messages: [WireMessage], failed: Bool) {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(ClusterFrameDecoder(fernet: nil, directPayloadThreshold: directPayloadThreshold)))
         var messages: [WireMessage] = []
         var failed = false
         func drain() {

@@ -56,7 +56,7 @@ import Testing
         _ = try ch.finish()
     }
 
-    /// Payloads over `directPayloadThreshold` are gathered outside NIO's buffer as they arrive: pieces of
+    /// Payloads over `defaultDirectPayloadThreshold` are gathered outside NIO's buffer as they arrive: pieces of
     /// any size, the end of one frame and the start of the next in one read, and several large frames of
     /// one divided message all come out as sent.
     @Test(arguments: [977, 65_536, 300_000])
@@ -65,7 +65,7 @@ import Testing
         let ch = try channel(fernet: fernet)
         var rng = SystemRandomNumberGenerator()
         let big = (0..<(WireLimits.requestChunk + 200_000)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        let mid = [UInt8](repeating: 0x41, count: ClusterFrameDecoder.directPayloadThreshold + 1)
+        let mid = [UInt8](repeating: 0x41, count: ClusterFrameDecoder.defaultDirectPayloadThreshold + 1)
         let sent = [OutboundMessage(counter: 1, command: "str_upd", payload: big),
                     OutboundMessage(counter: 2, command: "ok", text: "small"),
                     OutboundMessage(counter: 3, command: "str_upd", payload: mid)]

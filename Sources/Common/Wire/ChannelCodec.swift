@@ -40,18 +40,22 @@ public struct ClusterFrameDecoder: ByteToMessageDecoder {
 
     /// `payloadDeadline`: once a header is read, the rest of its payload must arrive within this time or
     /// the channel is closed (4.14.7 hardening against slow-drip connections holding buffers).
-    public init(fernet: Fernet?, maxPayload: Int = WireLimits.maxMessageSize, payloadDeadline: TimeAmount? = nil) {
+    /// `directPayloadThreshold`: see `defaultDirectPayloadThreshold` (the fuzz harness lowers it).
+    public init(fernet: Fernet?, maxPayload: Int = WireLimits.maxMessageSize, payloadDeadline: TimeAmount? = nil,
+                directPayloadThreshold: Int = ClusterFrameDecoder.defaultDirectPayloadThreshold) {
         self.decoder = MessageDecoder(fernet: fernet)
         self.maxPayload = maxPayload
         self.payloadDeadline = payloadDeadline
+        self.directPayloadThreshold = directPayloadThreshold
     }
 
     /// A payload at least this large is gathered in an array of its exact size as its bytes arrive,
     /// instead of in NIO's cumulation buffer: that buffer grows by doubling and is then copied out, so a
     /// 1.4 MB frame cost about 2 MB of buffer plus its 1.4 MB copy on every link that sent one at once.
-    public static let directPayloadThreshold = 64 << 10
+    public static let defaultDirectPayloadThreshold = 64 << 10
+    private let directPayloadThreshold: Int
 
-    /// The payload being gathered, once its header was read (see `directPayloadThreshold`).
+    /// The payload being gathered, once its header was read (see `defaultDirectPayloadThreshold`).
     private var partial: (header: FrameHeader, payload: [UInt8])?
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -82,7 +86,7 @@ public struct ClusterFrameDecoder: ByteToMessageDecoder {
                     bound.value.close(promise: nil)
                 }
             }
-            if Int(header.length) >= Self.directPayloadThreshold {
+            if Int(header.length) >= directPayloadThreshold {
                 buffer.moveReaderIndex(forwardBy: WireLimits.headerSize)
                 var payload: [UInt8] = []
                 payload.reserveCapacity(Int(header.length))
